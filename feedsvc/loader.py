@@ -1,0 +1,86 @@
+"""Read a content folder into articles: the file-system edge of the service."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from feedsvc.model import Article
+from feedsvc.parse import InvalidArticle, parse_article
+
+log = logging.getLogger(__name__)
+
+ARTICLE_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".yaml", ".yml"})
+MAX_FILE_BYTES = 8 * 1024 * 1024  # a front-matter article is a few KiB; refuse absurd files
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A file that was not published, and why."""
+
+    source: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.reason}"
+
+
+@dataclass(slots=True)
+class LoadResult:
+    articles: list[Article] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def article_paths(root: Path) -> list[Path]:
+    """Given a content folder, return its article files in a stable order.
+
+    Hidden files and folders (editor swap files, .git) and editor backups are
+    not articles.
+    """
+    paths = []
+    for path in root.rglob("*"):
+        relative = path.relative_to(root).parts
+        if any(part.startswith(".") for part in relative) or path.name.endswith("~"):
+            continue
+        if path.suffix.lower() in ARTICLE_SUFFIXES and path.is_file():
+            paths.append(path)
+    return sorted(paths)
+
+
+def load_file(path: Path, root: Path) -> Article | Skipped:
+    """Given one file, return its article, or why it was skipped."""
+    source = path.relative_to(root).as_posix()
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        return Skipped(source, f"cannot read: {exc.strerror or exc}")
+    if len(raw) > MAX_FILE_BYTES:
+        return Skipped(source, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Skipped(source, f"not UTF-8 text (byte {exc.start})")
+    if path.suffix.lower() in (".yaml", ".yml") and not text.lstrip("\ufeff").startswith("---"):
+        text = f"---\n{text}\n---\n"  # a bare YAML file is all front matter
+    try:
+        return parse_article(text, source)
+    except InvalidArticle as exc:
+        return Skipped(source, str(exc))
+
+
+def load_folder(root: Path) -> LoadResult:
+    """Given a content folder, return every article in it and every file skipped.
+
+    Each skipped file is logged once, with its name and the reason.
+    """
+    result = LoadResult()
+    for path in article_paths(root):
+        loaded = load_file(path, root)
+        if isinstance(loaded, Skipped):
+            log.warning("skipped %s", loaded)
+            result.skipped.append(loaded)
+        else:
+            result.articles.append(loaded)
+    return result

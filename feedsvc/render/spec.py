@@ -1,0 +1,62 @@
+"""Feed-level metadata: everything a renderer needs besides the articles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from feedsvc import __version__
+from feedsvc.index import FeedInfo, FeedKind
+from feedsvc.model import Image
+from feedsvc.urls import Urls
+
+# An empty feed has no newest item to date it by; a fixed date keeps its bytes stable.
+EMPTY_FEED_DATE = datetime(1970, 1, 1, tzinfo=timezone.utc)
+GENERATOR = ("feedsvc", __version__)
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """Site-wide settings that appear in feeds."""
+
+    title: str = "feedsvc"
+    language: str = "en"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSpec:
+    info: FeedInfo
+    title: str
+    description: str
+    self_url: str
+    alternate_url: str
+    updated: datetime
+    language: str
+    site_title: str
+    urls: Urls
+    logo: Image | None = None
+
+
+def feed_spec(info: FeedInfo, site: Site, urls: Urls, extension: str) -> FeedSpec:
+    """Given a feed, the site and the base URL, return what the feed says about itself."""
+    if info.ref.kind is FeedKind.TOPIC:
+        title = f"{info.name} — {site.title}"
+        description = f"The latest articles about {info.name}, from {site.title}."
+    elif info.ref.kind is FeedKind.PROVIDER:
+        title = f"{info.name} — {site.title}"
+        description = f"The latest articles from {info.name} ({info.ref.key}), from {site.title}."
+    else:
+        title = f"{site.title} — all articles"
+        description = f"Every article published on {site.title}, newest first."
+    return FeedSpec(
+        info=info,
+        title=title,
+        description=description,
+        self_url=urls.feed(info.ref, extension),
+        alternate_url=urls.html(info.ref),
+        updated=info.updated or EMPTY_FEED_DATE,
+        language=site.language,
+        site_title=site.title,
+        urls=urls,
+        logo=info.logo,
+    )
