@@ -1,0 +1,142 @@
+"""Settings: one registry of name, default and help text, read from the
+command line, then ``FEEDSVC_*`` environment variables, then defaults.
+
+Bad configuration stops start-up with a message naming the setting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class ConfigError(ValueError):
+    """A setting has a value the service cannot start with."""
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    parse: Callable[[str], Any]
+
+    @property
+    def env(self) -> str:
+        return f"FEEDSVC_{self.name.upper()}"
+
+    @property
+    def flag(self) -> str:
+        return f"--{self.name.replace('_', '-')}"
+
+
+def _port(value: str) -> int:
+    port = _integer(value)
+    if not 0 <= port <= 65535:
+        raise ValueError("must be a port number from 0 to 65535")
+    return port
+
+
+def _integer(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"must be a whole number, not {value!r}") from None
+
+
+def _non_negative(value: str) -> int:
+    number = _integer(value)
+    if number < 0:
+        raise ValueError("must be 0 or more")
+    return number
+
+
+def _positive(value: str) -> int:
+    number = _integer(value)
+    if number < 1:
+        raise ValueError("must be 1 or more")
+    return number
+
+
+def _base_url(value: str) -> str | None:
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"must be an absolute http(s) URL without query or fragment, like https://feeds.example.com, not {value!r}")
+    return value.rstrip("/")
+
+
+def _text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value.strip()
+
+
+def _log_level(value: str) -> str:
+    level = value.lower()
+    if level not in ("debug", "info", "warning", "error"):
+        raise ValueError("must be one of debug, info, warning, error")
+    return level
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("content", Path("seeds"), "Folder of article files to publish.", Path),
+    Setting("host", "127.0.0.1", "Address to listen on (0.0.0.0 for every interface).", _text),
+    Setting("port", 8000, "Port to listen on.", _port),
+    Setting(
+        "base_url",
+        None,
+        "Public URL of the service (https://feeds.example.com), used for every absolute URL in feeds. "
+        "Unset: the scheme and Host of each request.",
+        _base_url,
+    ),
+    Setting("max_age", 300, "Cache-Control max-age of feeds, in seconds.", _non_negative),
+    Setting("cache_mb", 64, "Memory budget of the rendered-feed cache, in MiB.", _positive),
+    Setting("title", "feedsvc", "Site title, shown in every feed's title and on the home page.", _text),
+    Setting("language", "en", "Language of the feeds (an RFC 5646 tag such as en or en-GB).", _text),
+    Setting("log_level", "info", "Logging level: debug, info, warning or error.", _log_level),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    content: Path = Path("seeds")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    base_url: str | None = None
+    max_age: int = 300
+    cache_mb: int = 64
+    title: str = "feedsvc"
+    language: str = "en"
+    log_level: str = "info"
+
+
+def load_settings(given: Mapping[str, str | None], environ: Mapping[str, str]) -> Settings:
+    """Given command-line values (None when not given) and the environment,
+    return validated settings, or raise ConfigError naming the setting."""
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = given.get(setting.name)
+        origin = setting.flag
+        if raw is None:
+            raw, origin = environ.get(setting.env), setting.env
+        if raw is None:
+            values[setting.name] = setting.default
+            continue
+        try:
+            values[setting.name] = setting.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{origin}: {exc}") from None
+    settings = Settings(**values)
+    check_content(settings.content)
+    return settings
+
+
+def check_content(content: Path) -> None:
+    """Fail start-up early when the content folder is not usable."""
+    if not content.is_dir():
+        raise ConfigError(f"--content / FEEDSVC_CONTENT: {str(content)!r} is not a folder")

@@ -1,0 +1,131 @@
+"""Routes: the public URL contract (see README) mapped onto the service."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from feedsvc.index import ALL, FeedKind, FeedRef
+from feedsvc.render import FORMATS, FeedFormat
+from feedsvc.text import slugify
+from feedsvc.urls import Urls
+from feedsvc.web.cache import Rendered
+from feedsvc.web.conditional import accepts_gzip, is_not_modified
+from feedsvc.web.service import HOME, OPML, FeedService
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+# A Host header is echoed into every absolute URL; refuse anything that is not host[:port].
+_HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
+
+
+def parse_limit(query: Mapping[str, str], given: list[str]) -> int:
+    """Given the query string's ``limit`` values, return the limit or raise 400."""
+    if not given:
+        return DEFAULT_LIMIT
+    if len(given) > 1:
+        raise HTTPException(400, "limit: give it once, e.g. ?limit=20")
+    value = given[0]
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_LIMIT:
+        raise HTTPException(400, f"limit: must be a whole number from 1 to {MAX_LIMIT}, not {value[:40]!r}")
+    return int(value)
+
+
+def base_url(request: Request, service: FeedService) -> str:
+    """The base of every absolute URL: the configured one, else this request's."""
+    if service.settings.base_url:
+        return service.settings.base_url
+    host = request.headers.get("host", "")
+    if not _HOST.match(host):
+        raise HTTPException(400, "Host header: missing or not a host name")
+    return f"{request.url.scheme}://{host}"
+
+
+def respond(request: Request, rendered: Rendered) -> Response:
+    """Serve a rendered document, or 304 when the client's copy is current."""
+    headers = request.headers
+    variant = rendered.variant(accepts_gzip(headers.get("accept-encoding")))
+    if is_not_modified(
+        headers.get("if-none-match"), headers.get("if-modified-since"), rendered.etags, rendered.last_modified
+    ):
+        return Response(status_code=304, headers=variant.not_modified)
+    return Response(variant.body, headers=variant.headers)
+
+
+def feed_format(extension: str) -> FeedFormat:
+    fmt = FORMATS.get(extension)
+    if fmt is None:
+        known = ", ".join(f".{name}" for name in FORMATS)
+        raise HTTPException(404, f"no feed format {extension[:40]!r}: use {known}")
+    return fmt
+
+
+def serve_feed(request: Request, ref: FeedRef) -> Response:
+    service: FeedService = request.app.state.service
+    fmt = feed_format(request.path_params["fmt"])
+    limit = parse_limit(request.query_params, request.query_params.getlist("limit"))
+    base = base_url(request, service)
+    rendered = service.feed(ref, fmt, limit, base)
+    if rendered is None:
+        canonical = _canonical(ref)
+        if canonical != ref and service.index.info(canonical) is not None:
+            target = Urls(base).feed(canonical, fmt.extension)
+            query = f"?{request.url.query}" if request.url.query else ""
+            return RedirectResponse(target + query, status_code=301)
+        what = "topic" if ref.kind is FeedKind.TOPIC else "provider"
+        raise HTTPException(404, f"no {what} {ref.key[:100]!r}: every feed is listed at /feeds.opml and on /")
+    return respond(request, rendered)
+
+
+def _canonical(ref: FeedRef) -> FeedRef:
+    key = slugify(ref.key) if ref.kind is FeedKind.TOPIC else ref.key.lower()
+    return FeedRef(ref.kind, key)
+
+
+async def all_feed(request: Request) -> Response:
+    return serve_feed(request, ALL)
+
+
+async def topic_feed(request: Request) -> Response:
+    return serve_feed(request, FeedRef(FeedKind.TOPIC, request.path_params["topic"]))
+
+
+async def provider_feed(request: Request) -> Response:
+    return serve_feed(request, FeedRef(FeedKind.PROVIDER, request.path_params["domain"]))
+
+
+async def opml(request: Request) -> Response:
+    service: FeedService = request.app.state.service
+    wanted = request.query_params.getlist("format")
+    if not wanted:
+        formats = list(FORMATS.values())
+    elif len(wanted) == 1 and wanted[0] in FORMATS:
+        formats = [FORMATS[wanted[0]]]
+    else:
+        raise HTTPException(400, f"format: one of {', '.join(FORMATS)}, or leave it out to list every format")
+    return respond(request, service.page(OPML, formats, base_url(request, service)))
+
+
+async def home(request: Request) -> Response:
+    service: FeedService = request.app.state.service
+    return respond(request, service.page(HOME, list(FORMATS.values()), base_url(request, service)))
+
+
+async def healthz(request: Request) -> Response:
+    service: FeedService = request.app.state.service
+    return JSONResponse(service.health(), headers={"Cache-Control": "no-store"})
+
+
+ROUTES = [
+    Route("/", home),
+    Route("/feeds.opml", opml),
+    Route("/feeds/all.{fmt}", all_feed),
+    Route("/feeds/topics/{topic}.{fmt}", topic_feed),
+    Route("/feeds/providers/{domain}.{fmt}", provider_feed),
+    Route("/healthz", healthz),
+]

@@ -1,0 +1,106 @@
+"""The service's state, made once at start-up: index, settings and cache.
+
+Every response is produced from one snapshot of the index (``self.index``
+is read once per call), so a reader never sees a half-updated state.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from feedsvc.index import ALL, FeedKind, FeedRef, Index
+from feedsvc.loader import Skipped, load_folder
+from feedsvc.render import FeedFormat
+from feedsvc.render.home import render_home
+from feedsvc.render.opml import render_opml
+from feedsvc.render.spec import Site, feed_spec
+from feedsvc.settings import Settings
+from feedsvc.urls import Urls
+from feedsvc.web.cache import Clock, Rendered, ResponseCache, utc_now
+
+log = logging.getLogger(__name__)
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A non-feed document: OPML or the home page."""
+
+    name: str
+    content_type: str
+
+
+OPML = Page("opml", "text/x-opml; charset=utf-8")
+HOME = Page("home", "text/html; charset=utf-8")
+
+
+class FeedService:
+    def __init__(self, settings: Settings, index: Index, skipped: Sequence[Skipped] = (), clock: Clock = utc_now):
+        self.settings = settings
+        self.index = index
+        self.skipped = list(skipped)
+        self.site = Site(settings.title, settings.language)
+        self.cache = ResponseCache(settings.cache_mb * MIB, f"public, max-age={settings.max_age}", clock)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FeedService:
+        """Load the content folder and build the index."""
+        started = time.perf_counter()
+        loaded = load_folder(settings.content)
+        index = Index(loaded.articles, skipped_count=len(loaded.skipped))
+        log.info(
+            "loaded %d articles (%d published, %d unpublished), %d files skipped, from %s in %.2fs",
+            len(loaded.articles),
+            len(index.articles),
+            index.unpublished_count,
+            len(loaded.skipped),
+            settings.content,
+            time.perf_counter() - started,
+        )
+        return cls(settings, index, loaded.skipped)
+
+    def feed(self, ref: FeedRef, fmt: FeedFormat, limit: int, base_url: str) -> Rendered | None:
+        """The rendered feed, or None when the index has no such feed."""
+        index = self.index
+        info = index.info(ref)
+        if info is None:
+            return None
+
+        def render() -> bytes:
+            return fmt.render(feed_spec(info, self.site, Urls(base_url), fmt.extension), index.select(ref, limit))
+
+        slot = ("feed", ref, fmt.extension, limit, base_url)
+        return self.cache.get(slot, info.revision, render, fmt.content_type)
+
+    def page(self, page: Page, formats: Sequence[FeedFormat], base_url: str) -> Rendered:
+        index = self.index
+
+        def render() -> bytes:
+            renderer = render_opml if page is OPML else render_home
+            return renderer(index, self.site, Urls(base_url), formats)
+
+        slot = (page.name, tuple(fmt.extension for fmt in formats), base_url)
+        return self.cache.get(slot, index.generation, render, page.content_type)
+
+    def health(self) -> dict[str, Any]:
+        index = self.index
+        return {
+            "status": "ok",
+            "articles": len(index.articles),
+            "unpublished": index.unpublished_count,
+            "topics": len(index.feeds(FeedKind.TOPIC)),
+            "providers": len(index.feeds(FeedKind.PROVIDER)),
+            "skipped_files": index.skipped_count,
+            "newest": info.updated.isoformat() if (info := index.info(ALL)) and info.updated else None,
+            "cache": {
+                "entries": len(self.cache),
+                "bytes": self.cache.current_bytes,
+                "hits": self.cache.stats.hits,
+                "renders": self.cache.stats.renders,
+            },
+        }
