@@ -43,7 +43,7 @@ def check(content: Path) -> int:
     except ConfigError as exc:
         print(f"feedsvc check: {exc}", file=sys.stderr)
         return 2
-    result = load_folder(content)
+    result = load_folder(content, log_skipped=False)  # printed below instead
     for skipped in result.skipped:
         print(skipped)
     published = sum(1 for article in result.articles if article.published)

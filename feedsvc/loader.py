@@ -35,13 +35,15 @@ class LoadResult:
 def article_paths(root: Path) -> list[Path]:
     """Given a content folder, return its article files in a stable order.
 
-    Hidden files and folders (editor swap files, .git) and editor backups are
-    not articles.
+    Hidden files and folders (editor swap files, .git), editor backups and
+    README files are not articles.
     """
     paths = []
     for path in root.rglob("*"):
         relative = path.relative_to(root).parts
         if any(part.startswith(".") for part in relative) or path.name.endswith("~"):
+            continue
+        if path.name.lower().startswith("readme"):
             continue
         if path.suffix.lower() in ARTICLE_SUFFIXES and path.is_file():
             paths.append(path)
@@ -70,7 +72,7 @@ def load_file(path: Path, root: Path) -> Article | Skipped:
         return Skipped(source, str(exc))
 
 
-def load_folder(root: Path) -> LoadResult:
+def load_folder(root: Path, log_skipped: bool = True) -> LoadResult:
     """Given a content folder, return every article in it and every file skipped.
 
     Each skipped file is logged once, with its name and the reason.
@@ -79,7 +81,8 @@ def load_folder(root: Path) -> LoadResult:
     for path in article_paths(root):
         loaded = load_file(path, root)
         if isinstance(loaded, Skipped):
-            log.warning("skipped %s", loaded)
+            if log_skipped:
+                log.warning("skipped %s", loaded)
             result.skipped.append(loaded)
         else:
             result.articles.append(loaded)

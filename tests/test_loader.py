@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from feedsvc.cli import main
+from feedsvc.loader import Skipped, load_file, load_folder
+
+from .conftest import FIXTURES
+
+MIXED = FIXTURES / "content"
+EXPECTED_SKIPS = {
+    "bad-date.md": "publishedDateTime: not a date and time",
+    "bad-yaml.md": "front matter is not valid YAML",
+    "latin1.md": "not UTF-8 text",
+    "missing-title.md": "title: missing",
+    "no-front-matter.md": "no front matter",
+    "python-object.md": "could not determine a constructor",
+}
+
+
+def test_load_folder_skips_each_bad_file_with_its_reason():
+    result = load_folder(MIXED)
+    skipped = {s.source: s.reason for s in result.skipped}
+    assert set(skipped) == set(EXPECTED_SKIPS)
+    for name, reason in EXPECTED_SKIPS.items():
+        assert reason in skipped[name]
+
+
+def test_load_folder_keeps_every_good_file():
+    result = load_folder(MIXED)
+    sources = sorted(a.source for a in result.articles)
+    assert sources == ["bare.yaml", "control-chars.md", "good-article.md", "sub/nested.md", "unpublished.md"]
+
+
+def test_load_folder_logs_one_line_per_skipped_file(caplog: pytest.LogCaptureFixture):
+    with caplog.at_level(logging.WARNING, logger="feedsvc.loader"):
+        load_folder(MIXED)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == len(EXPECTED_SKIPS)
+    assert all(line.startswith("skipped ") for line in lines)
+    assert any("missing-title.md: title: missing" in line for line in lines)
+
+
+def test_load_folder_ignores_hidden_files_readmes_and_backups(tmp_path: Path):
+    good = (MIXED / "good-article.md").read_text()
+    for name in (".hidden.md", "README.md", "good.md~", ".git/x.md", "notes.json"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(good)
+    assert load_folder(tmp_path).articles == []
+
+
+def test_load_file_strips_control_characters_instead_of_failing():
+    loaded = load_file(MIXED / "control-chars.md", MIXED)
+    assert not isinstance(loaded, Skipped)
+    assert loaded.title == "Control characters here"
+    assert loaded.excerpt == "Bell and escaped  null"
+
+
+def test_load_file_refuses_huge_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr("feedsvc.loader.MAX_FILE_BYTES", 100)
+    (tmp_path / "big.md").write_text("---\ntitle: x\n---\n" + "x" * 200)
+    loaded = load_file(tmp_path / "big.md", tmp_path)
+    assert isinstance(loaded, Skipped) and "larger than" in loaded.reason
+
+
+def test_check_command_lists_problems_and_fails(capsys: pytest.CaptureFixture[str]):
+    assert main(["check", str(MIXED)]) == 1
+    out, err = capsys.readouterr()
+    assert sorted(line.split(":")[0] for line in out.splitlines()) == sorted(EXPECTED_SKIPS)
+    assert "6 with problems" in err
+
+
+def test_check_command_passes_on_clean_folder(capsys: pytest.CaptureFixture[str]):
+    assert main(["check", str(MIXED / "sub")]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_check_command_on_missing_folder_says_so(capsys: pytest.CaptureFixture[str], tmp_path: Path):
+    assert main(["check", str(tmp_path / "nope")]) == 2
+    assert "is not a folder" in capsys.readouterr().err

@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from feedsvc.parse import InvalidArticle, parse_article, split_front_matter
+
+from .conftest import SEED, article, front_matter
+
+
+def parse(data: dict[str, object] | str, body: str = "") -> object:
+    text = data if isinstance(data, str) else front_matter(data, body)
+    return parse_article(text, "test.md")
+
+
+def problems(data: dict[str, object] | str) -> list[str]:
+    with pytest.raises(InvalidArticle) as info:
+        parse(data)
+    return [str(problem) for problem in info.value.problems]
+
+
+def test_parse_seed_article_keeps_every_field():
+    seed = parse_article(SEED.read_text(), SEED.name)
+    assert seed.title == "U.S. cities are backing off banning facial recognition as crime rises"
+    assert seed.url.startswith("https://www.reuters.com/world/us/")
+    assert seed.published_at == datetime(2022, 5, 12, 15, 9, tzinfo=timezone.utc)
+    assert [t.slug for t in seed.topics] == ["computer-vision", "ai"]
+    assert seed.provider is not None and seed.provider.domain == "reuters.com"
+    assert seed.provider.images[0].width == 50
+    assert seed.images[0].width == 728 and seed.images[0].height == 381
+    assert len(seed.related) == 3
+    assert seed.related[1].provider is not None and seed.related[1].provider.name == "Biometric Companies"
+
+
+def test_parse_never_keeps_the_secured_field():
+    seed = parse_article(SEED.read_text(), SEED.name)
+    assert "EwypnhubM16YNg3x3OEECidd" not in repr(seed)
+
+
+def test_parse_missing_published_means_published_and_false_means_not():
+    assert parse(article()).published is True  # type: ignore[attr-defined]
+    assert parse(article(published=False)).published is False  # type: ignore[attr-defined]
+
+
+def test_parse_falls_back_to_original_url():
+    parsed = parse(article(webUrl=None, originalUrl="https://example.org/original"))
+    assert parsed.url == "https://example.org/original"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        pytest.param({"title": None}, "title: missing", id="no-title"),
+        pytest.param({"title": "   "}, "title: missing", id="blank-title"),
+        pytest.param({"webUrl": None}, "webUrl: missing: an article needs webUrl or originalUrl", id="no-url"),
+        pytest.param({"publishedDateTime": None}, "publishedDateTime: missing", id="no-date"),
+        pytest.param({"publishedDateTime": "last tuesday"}, "publishedDateTime: not a date", id="bad-date"),
+        pytest.param({"webUrl": "javascript:alert(1)"}, "webUrl: not an absolute http(s) URL", id="js-url"),
+        pytest.param({"topics": "AI"}, "topics: must be a list", id="topics-not-list"),
+        pytest.param({"topics": ["!!!"]}, "topics[0]: '!!!' has no letters", id="topic-no-slug"),
+        pytest.param({"images": [{"width": 3}]}, "images[0].url: missing", id="image-no-url"),
+        pytest.param({"images": [{"url": "https://x.org/a.png", "width": "wide"}]}, "images[0].width", id="bad-width"),
+        pytest.param({"provider": {"name": "X", "domain": "not a domain"}}, "provider.domain: not a domain", id="bad-domain"),
+        pytest.param({"related": [{"title": "R"}]}, "related[0].webUrl: missing", id="related-no-url"),
+        pytest.param({"published": "yes"}, "published: must be true or false", id="published-not-bool"),
+    ],
+)
+def test_parse_rejects_with_field_and_reason(fields: dict[str, object], expected: str):
+    assert any(problem.startswith(expected) for problem in problems(article(**fields))), problems(article(**fields))
+
+
+def test_parse_reports_every_problem_at_once():
+    found = problems(article(title=None, publishedDateTime=None, webUrl=None))
+    assert len(found) == 3
+
+
+def test_parse_rejects_yaml_that_would_build_python_objects():
+    text = "---\ntitle: !!python/object/apply:os.system ['echo hacked']\n---\n"
+    assert "not valid YAML" in problems(text)[0]
+
+
+def test_parse_rejects_broken_yaml_with_its_line():
+    text = "---\ntitle: ok\ntopics: [unclosed\n---\n"
+    assert "line" in problems(text)[0]
+
+
+def test_parse_rejects_text_without_front_matter():
+    assert "no front matter" in problems("title: hello\n")[0]
+
+
+def test_parse_rejects_front_matter_that_is_not_a_mapping():
+    assert "must be a mapping" in problems("---\n- a\n- b\n---\n")[0]
+
+
+def test_parse_strips_characters_xml_forbids():
+    parsed = parse(article(title="Bell\x07 and\x00 null\x1b", excerpt="form\x0cfeed"))
+    assert parsed.title == "Bell and null"  # type: ignore[attr-defined]
+    assert parsed.excerpt == "formfeed"  # type: ignore[attr-defined]
+
+
+def test_parse_strips_raw_control_characters_before_yaml_sees_them():
+    text = front_matter(article()).replace("An article", "An\x01 article")
+    assert parse(text).title == "An article"  # type: ignore[attr-defined]
+
+
+def test_parse_naive_and_date_only_values_are_utc():
+    assert parse(article(publishedDateTime="2024-01-02T03:04:05")).published_at.tzinfo is not None  # type: ignore[attr-defined]
+    date_only = "---\ntitle: t\nwebUrl: https://e.org/\npublishedDateTime: 2024-01-02\n---\n"
+    assert parse(date_only).published_at == datetime(2024, 1, 2, tzinfo=timezone.utc)  # type: ignore[attr-defined]
+
+
+def test_parse_other_timezones_are_converted_to_utc():
+    parsed = parse(article(publishedDateTime="2024-01-02T05:04:05+02:00"))
+    assert parsed.published_at == datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc)  # type: ignore[attr-defined]
+
+
+def test_parse_unknown_keys_are_ignored():
+    assert parse(article(somethingNew={"nested": [1, 2]})).title == "An article"  # type: ignore[attr-defined]
+
+
+def test_parse_markdown_body_becomes_sanitised_html():
+    parsed = parse(article(), body="Hello *world*\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1))\n")
+    html = parsed.body_html  # type: ignore[attr-defined]
+    assert "<em>world</em>" in html
+    assert "<script" not in html
+    assert 'href="javascript' not in html
+
+
+def test_parse_duplicate_topics_count_once():
+    parsed = parse(article(topics=["AI", "ai", "A.I."]))
+    assert [t.slug for t in parsed.topics] == ["ai", "a-i"]  # type: ignore[attr-defined]
+
+
+def test_split_front_matter_handles_empty_front_matter_and_crlf():
+    assert split_front_matter("---\r\ntitle: x\r\n---\r\nbody") == ("title: x\r\n", "body")
+    assert split_front_matter("---\n---\nbody") == ("", "body")
