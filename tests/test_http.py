@@ -1,0 +1,248 @@
+"""The HTTP contract, exercised through the real ASGI app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import feedparser
+import pytest
+from lxml import etree
+from starlette.testclient import TestClient
+
+from .conftest import article
+
+FEEDS = ["/feeds/all.rss", "/feeds/all.atom", "/feeds/topics/computer-vision.rss", "/feeds/providers/reuters.com.atom"]
+IDENTITY = {"Accept-Encoding": "identity"}
+
+
+@pytest.mark.parametrize("path", FEEDS)
+def test_feed_is_served_with_type_validators_and_cache_control(seed_client: TestClient, path: str):
+    response = seed_client.get(path, headers=IDENTITY)
+    assert response.status_code == 200
+    kind = "rss" if path.endswith(".rss") else "atom"
+    assert response.headers["content-type"] == f"application/{kind}+xml; charset=utf-8"
+    assert response.headers["etag"].startswith('"') and not response.headers["etag"].startswith("W/")
+    assert "last-modified" in response.headers
+    assert response.headers["cache-control"] == "public, max-age=300"
+    assert response.headers["vary"] == "Accept-Encoding"
+    parsed = feedparser.parse(response.content)
+    assert parsed.bozo == 0 and parsed.entries
+
+
+def test_feed_if_none_match_round_trip(seed_client: TestClient):
+    first = seed_client.get("/feeds/all.rss", headers=IDENTITY)
+    again = seed_client.get("/feeds/all.rss", headers={**IDENTITY, "If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["etag"] == first.headers["etag"]
+    assert again.headers["cache-control"] == "public, max-age=300"
+    assert again.headers["last-modified"] == first.headers["last-modified"]
+
+
+def test_feed_if_modified_since_round_trip(seed_client: TestClient):
+    first = seed_client.get("/feeds/all.atom")
+    again = seed_client.get("/feeds/all.atom", headers={"If-Modified-Since": first.headers["last-modified"]})
+    assert again.status_code == 304
+    older = seed_client.get("/feeds/all.atom", headers={"If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"})
+    assert older.status_code == 200
+
+
+def test_feed_if_none_match_takes_precedence_over_if_modified_since(seed_client: TestClient):
+    first = seed_client.get("/feeds/all.rss")
+    response = seed_client.get(
+        "/feeds/all.rss", headers={"If-None-Match": '"stale"', "If-Modified-Since": first.headers["last-modified"]}
+    )
+    assert response.status_code == 200
+
+
+def test_feed_gzip_when_accepted(seed_client: TestClient):
+    plain = seed_client.get("/feeds/all.rss", headers=IDENTITY)
+    zipped = seed_client.get("/feeds/all.rss", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in plain.headers
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert int(zipped.headers["content-length"]) < len(plain.content)
+    assert zipped.content == plain.content  # httpx decoded it
+    assert zipped.headers["etag"] != plain.headers["etag"]
+    # Either tag identifies the current version, so either revalidates.
+    for tag in (plain.headers["etag"], zipped.headers["etag"]):
+        assert seed_client.get("/feeds/all.rss", headers={"If-None-Match": tag}).status_code == 304
+
+
+def test_feed_head_has_headers_and_no_body(seed_client: TestClient):
+    get = seed_client.get("/feeds/all.rss", headers=IDENTITY)
+    head = seed_client.head("/feeds/all.rss", headers=IDENTITY)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["etag"] == get.headers["etag"]
+    assert head.headers["content-length"] == str(len(get.content))
+
+
+@pytest.mark.parametrize("limit", ["0", "501", "abc", "1.5", "-1", "", "٣"])
+def test_feed_bad_limit_is_400_with_a_clear_message(seed_client: TestClient, limit: str):
+    response = seed_client.get(f"/feeds/all.rss?limit={limit}")
+    assert response.status_code == 400
+    assert "limit" in response.text and "1 to 500" in response.text
+
+
+def test_feed_repeated_limit_is_400(seed_client: TestClient):
+    assert seed_client.get("/feeds/all.rss?limit=2&limit=3").status_code == 400
+
+
+@pytest.mark.parametrize("limit", [1, 3, 500])
+def test_feed_limit_caps_items(seed_client: TestClient, limit: int):
+    entries = feedparser.parse(seed_client.get(f"/feeds/all.atom?limit={limit}").content).entries
+    assert len(entries) == min(limit, 39)  # seeds/ has 39 published articles
+
+
+def test_feed_default_limit_is_50(content: Callable[..., Path], client_for: Callable[..., TestClient]):
+    for i in range(60):
+        folder = content(f"a{i:02d}.md", article(title=f"Item {i}", publishedDateTime=f"2024-01-01T00:{i:02d}:00Z"))
+    entries = feedparser.parse(client_for(folder).get("/feeds/all.rss").content).entries
+    assert len(entries) == 50
+    assert entries[0].title == "Item 59" and entries[-1].title == "Item 10"
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/feeds/topics/no-such-topic.rss", "no topic 'no-such-topic'"),
+        ("/feeds/providers/nowhere.example.atom", "no provider 'nowhere.example'"),
+        ("/feeds/all.json", "no feed format 'json'"),
+        ("/feeds/topics/ai.html", "no feed format 'html'"),
+        ("/feeds/topics/ai", "no such page"),
+        ("/nothing-here", "no such page"),
+    ],
+)
+def test_unknown_feeds_are_404_with_a_clear_message(seed_client: TestClient, path: str, message: str):
+    response = seed_client.get(path)
+    assert response.status_code == 404
+    assert message in response.text
+
+
+def test_non_canonical_names_redirect_to_the_feed(seed_client: TestClient):
+    response = seed_client.get("/feeds/providers/Reuters.COM.rss?limit=5", follow_redirects=False)
+    assert response.status_code == 301
+    assert response.headers["location"] == "http://feeds.test/feeds/providers/reuters.com.rss?limit=5"
+    response = seed_client.get("/feeds/topics/Computer_Vision.atom", follow_redirects=False)
+    assert response.headers["location"] == "http://feeds.test/feeds/topics/computer-vision.atom"
+
+
+def test_post_is_not_allowed(seed_client: TestClient):
+    assert seed_client.post("/feeds/all.rss").status_code == 405
+
+
+def test_absolute_urls_follow_the_request_host_by_default(seed_client: TestClient):
+    feed = feedparser.parse(seed_client.get("/feeds/all.rss", headers={"Host": "other.example:8080"}).content).feed
+    assert [link.href for link in feed.links if link.rel == "self"] == ["http://other.example:8080/feeds/all.rss"]
+
+
+def test_absolute_urls_use_the_configured_base_url(client_for: Callable[..., TestClient]):
+    from .conftest import REPO
+
+    client = client_for(REPO / "seeds", base_url="https://feeds.example.com")
+    body = client.get("/feeds/all.atom", headers={"Host": "evil.example"}).content
+    feed = feedparser.parse(body).feed
+    assert [link.href for link in feed.links if link.rel == "self"] == ["https://feeds.example.com/feeds/all.atom"]
+    assert b"evil.example" not in body
+
+
+def test_hostile_host_header_is_refused(seed_client: TestClient):
+    response = seed_client.get("/feeds/all.rss", headers={"Host": 'x"><script>'})
+    assert response.status_code == 400
+
+
+def test_cache_hit_does_no_rendering(seed_client: TestClient, monkeypatch: pytest.MonkeyPatch):
+    seed_client.get("/feeds/all.rss")
+    service = seed_client.app.state.service  # type: ignore[attr-defined]
+
+    def explode(*args: object) -> bytes:
+        raise AssertionError("rendered on a cache hit")
+
+    monkeypatch.setattr(service.cache, "_build", explode)
+    for _ in range(3):
+        assert seed_client.get("/feeds/all.rss").status_code == 200
+
+
+def test_different_limits_are_different_cache_entries(seed_client: TestClient):
+    a = seed_client.get("/feeds/all.rss?limit=1")
+    b = seed_client.get("/feeds/all.rss?limit=2")
+    assert a.headers["etag"] != b.headers["etag"]
+
+
+def test_unknown_query_parameters_do_not_change_the_feed(seed_client: TestClient):
+    a = seed_client.get("/feeds/all.rss")
+    b = seed_client.get("/feeds/all.rss?utm_source=x&_=123")
+    assert a.headers["etag"] == b.headers["etag"]
+
+
+def test_opml_lists_every_feed(seed_client: TestClient):
+    response = seed_client.get("/feeds.opml")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/x-opml; charset=utf-8"
+    root = etree.fromstring(response.content)
+    assert root.get("version") == "2.0"
+    urls = {o.get("xmlUrl") for o in root.iter("outline") if o.get("xmlUrl")}
+    for path in FEEDS:
+        assert f"http://feeds.test{path}" in urls
+    assert all(o.get("htmlUrl") and o.get("text") for o in root.iter("outline") if o.get("xmlUrl"))
+    # every listed feed answers
+    for url in sorted(urls):
+        assert seed_client.get(url.removeprefix("http://feeds.test")).status_code == 200
+
+
+def test_opml_for_one_format(seed_client: TestClient):
+    root = etree.fromstring(seed_client.get("/feeds.opml?format=atom").content)
+    urls = [o.get("xmlUrl") for o in root.iter("outline") if o.get("xmlUrl")]
+    assert urls and all(url.endswith(".atom") for url in urls)
+    assert seed_client.get("/feeds.opml?format=json").status_code == 400
+
+
+def test_home_page_lists_topics_providers_and_autodiscovery(seed_client: TestClient):
+    response = seed_client.get("/")
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    html = etree.fromstring(response.content, etree.HTMLParser())
+    alternates = {(link.get("type"), link.get("href")) for link in html.iter("link") if link.get("rel") == "alternate"}
+    assert alternates == {
+        ("application/rss+xml", "http://feeds.test/feeds/all.rss"),
+        ("application/atom+xml", "http://feeds.test/feeds/all.atom"),
+    }
+    row = html.find(".//tr[@id='topic-computer-vision']")
+    assert row is not None
+    assert [td.text for td in row.findall("td")][:2] == ["Computer Vision", "1"]
+    hrefs = [a.get("href") for a in row.iter("a")]
+    assert hrefs == ["http://feeds.test/feeds/topics/computer-vision.rss", "http://feeds.test/feeds/topics/computer-vision.atom"]
+    assert html.find(".//tr[@id='provider-reuters.com']") is not None
+
+
+def test_healthz_reports_counts(content: Callable[..., Path], client_for: Callable[..., TestClient]):
+    content("a.md", article(title="A", topics=["One", "Two"]))
+    content("b.md", article(title="B", published=False))
+    folder = content("bad.md", "---\ntitle: [\n---\n")
+    response = client_for(folder).get("/healthz")
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
+    health = response.json()
+    assert health["status"] == "ok"
+    assert (health["articles"], health["unpublished"], health["topics"], health["providers"]) == (1, 1, 2, 1)
+    assert health["skipped_files"] == 1
+
+
+def test_service_starts_and_serves_with_only_bad_files(content: Callable[..., Path], client_for: Callable[..., TestClient]):
+    folder = content("bad.md", "not front matter")
+    client = client_for(folder)
+    assert client.get("/healthz").json()["skipped_files"] == 1
+    assert feedparser.parse(client.get("/feeds/all.rss").content).bozo == 0
+
+
+def test_unpublished_articles_are_never_served(content: Callable[..., Path], client_for: Callable[..., TestClient]):
+    content("a.md", article(title="Visible"))
+    folder = content("b.md", article(title="Hidden draft", published=False, topics=["Secret Topic"]))
+    client = client_for(folder)
+    assert b"Hidden draft" not in client.get("/feeds/all.rss").content
+    assert client.get("/feeds/topics/secret-topic.rss").status_code == 404
+
+
+def test_secured_never_appears_in_any_response(seed_client: TestClient):
+    secret = b"EwypnhubM16YNg3x3OEECidd"
+    for path in [*FEEDS, "/feeds/topics/ai.rss", "/feeds.opml", "/", "/healthz"]:
+        assert secret not in seed_client.get(path, headers=IDENTITY).content
