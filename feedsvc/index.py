@@ -11,14 +11,14 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from itertools import count
 
 from feedsvc.model import Article, Image
 from feedsvc.text import slugify
 
 
-class FeedKind(str, Enum):
+class FeedKind(StrEnum):
     ALL = "all"
     TOPIC = "topics"
     PROVIDER = "providers"

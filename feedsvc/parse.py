@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -51,7 +51,9 @@ def split_front_matter(text: str) -> tuple[str, str]:
     """Given a whole file, return (YAML front matter, Markdown body)."""
     match = _FRONT_MATTER.match(text) or _EMPTY_FRONT_MATTER.match(text)
     if match is None:
-        raise InvalidArticle([Problem("", "no front matter: the file must start with a '---' line and close it with another")])
+        raise InvalidArticle(
+            [Problem("", "no front matter: the file must start with a '---' line and close it with another")]
+        )
     if match.re is _EMPTY_FRONT_MATTER:
         return "", match.group(1)
     return match.group(1), match.group(2)
@@ -111,7 +113,7 @@ def render_markdown(body: str) -> str:
     return nh3.clean(_markdown.render(body)).strip()
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class _Fields:
@@ -149,7 +151,9 @@ class _Fields:
         # Percent-encode what RSS (URIs, not IRIs) does not allow, leave the rest.
         return quote(raw, safe=_URL_SAFE)
 
-    def datetime(self, name: str, required: bool = False, data: dict[str, Any] | None = None, path: str = "") -> datetime | None:
+    def datetime(
+        self, name: str, required: bool = False, data: dict[str, Any] | None = None, path: str = ""
+    ) -> datetime | None:
         value = (self.data if data is None else data).get(name)
         label = path or name
         if value is None or value == "":
@@ -158,7 +162,9 @@ class _Fields:
             return None
         parsed = _to_datetime(value)
         if parsed is None:
-            self.problem(label, f"not a date and time (expected ISO 8601 like 2022-05-12T15:09:00Z): {str(value)[:100]!r}")
+            self.problem(
+                label, f"not a date and time (expected ISO 8601 like 2022-05-12T15:09:00Z): {str(value)[:100]!r}"
+            )
         return parsed
 
     def boolean(self, name: str, default: bool) -> bool:
@@ -274,9 +280,9 @@ def _to_datetime(value: Any) -> datetime | None:
     else:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)  # the corpus writes UTC; naive means UTC
+        parsed = parsed.replace(tzinfo=UTC)  # the corpus writes UTC; naive means UTC
     try:
-        return parsed.astimezone(timezone.utc)
+        return parsed.astimezone(UTC)
     except (OverflowError, ValueError):
         return None
 

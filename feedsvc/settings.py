@@ -66,7 +66,9 @@ def _base_url(value: str) -> str | None:
         return None
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise ValueError(f"must be an absolute http(s) URL without query or fragment, like https://feeds.example.com, not {value!r}")
+        raise ValueError(
+            f"must be an absolute http(s) URL without query or fragment, like https://feeds.example.com, not {value!r}"
+        )
     return value.rstrip("/")
 
 

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from feedsvc.web.conditional import accepts_gzip, etag_matches, http_date, is_not_modified, parse_http_date, strong_etag
 
-LAST_MODIFIED = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+LAST_MODIFIED = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 ETAGS = ('"abc"', '"abc-gzip"')
 
 

@@ -210,7 +210,10 @@ def test_home_page_lists_topics_providers_and_autodiscovery(seed_client: TestCli
     assert row is not None
     assert [td.text for td in row.findall("td")][:2] == ["Computer Vision", "1"]
     hrefs = [a.get("href") for a in row.iter("a")]
-    assert hrefs == ["http://feeds.test/feeds/topics/computer-vision.rss", "http://feeds.test/feeds/topics/computer-vision.atom"]
+    assert hrefs == [
+        "http://feeds.test/feeds/topics/computer-vision.rss",
+        "http://feeds.test/feeds/topics/computer-vision.atom",
+    ]
     assert html.find(".//tr[@id='provider-reuters.com']") is not None
 
 
@@ -227,7 +230,9 @@ def test_healthz_reports_counts(content: Callable[..., Path], client_for: Callab
     assert health["skipped_files"] == 1
 
 
-def test_service_starts_and_serves_with_only_bad_files(content: Callable[..., Path], client_for: Callable[..., TestClient]):
+def test_service_starts_and_serves_with_only_bad_files(
+    content: Callable[..., Path], client_for: Callable[..., TestClient]
+):
     folder = content("bad.md", "not front matter")
     client = client_for(folder)
     assert client.get("/healthz").json()["skipped_files"] == 1

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from feedsvc.index import ALL, FeedKind, FeedRef, Index
 from feedsvc.model import Article, Provider, Topic
 
 
-def make(source: str, day: int, url: str = "", topics: tuple[str, ...] = (), domain: str = "", published: bool = True) -> Article:
-    when = datetime(2024, 1, day, tzinfo=timezone.utc)
+def make(
+    source: str, day: int, url: str = "", topics: tuple[str, ...] = (), domain: str = "", published: bool = True
+) -> Article:
+    when = datetime(2024, 1, day, tzinfo=UTC)
     return Article(
         source=source,
         title=source,
@@ -38,7 +40,10 @@ def test_index_leaves_out_unpublished_but_counts_them():
 
 def test_index_groups_by_topic_and_provider():
     index = Index(
-        [make("a", 1, topics=("AI", "Computer Vision"), domain="reuters.com"), make("b", 2, topics=("AI",), domain="x.com")]
+        [
+            make("a", 1, topics=("AI", "Computer Vision"), domain="reuters.com"),
+            make("b", 2, topics=("AI",), domain="x.com"),
+        ]
     )
     assert [a.source for a in index.select(FeedRef(FeedKind.TOPIC, "ai"), 10)] == ["b", "a"]
     assert [a.source for a in index.select(FeedRef(FeedKind.TOPIC, "computer-vision"), 10)] == ["a"]
@@ -49,7 +54,13 @@ def test_index_groups_by_topic_and_provider():
 
 
 def test_index_topic_name_is_the_most_used_spelling():
-    index = Index([make("a", 1, topics=("Power Apps",)), make("b", 2, topics=("power apps",)), make("c", 3, topics=("Power Apps",))])
+    index = Index(
+        [
+            make("a", 1, topics=("Power Apps",)),
+            make("b", 2, topics=("power apps",)),
+            make("c", 3, topics=("Power Apps",)),
+        ]
+    )
     info = index.info(FeedRef(FeedKind.TOPIC, "power-apps"))
     assert info is not None and info.name == "Power Apps"
 
@@ -64,5 +75,5 @@ def test_index_gives_duplicate_urls_distinct_stable_guids():
 def test_index_info_dates_feed_by_newest_item():
     index = Index([make("a", 1), make("b", 5)])
     info = index.info(ALL)
-    assert info is not None and info.updated == datetime(2024, 1, 5, tzinfo=timezone.utc)
+    assert info is not None and info.updated == datetime(2024, 1, 5, tzinfo=UTC)
     assert Index([]).info(ALL) is not None  # the all-articles feed exists even when empty

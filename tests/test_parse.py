@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -24,7 +24,7 @@ def test_parse_seed_article_keeps_every_field():
     seed = parse_article(SEED.read_text(), SEED.name)
     assert seed.title == "U.S. cities are backing off banning facial recognition as crime rises"
     assert seed.url.startswith("https://www.reuters.com/world/us/")
-    assert seed.published_at == datetime(2022, 5, 12, 15, 9, tzinfo=timezone.utc)
+    assert seed.published_at == datetime(2022, 5, 12, 15, 9, tzinfo=UTC)
     assert [t.slug for t in seed.topics] == ["computer-vision", "ai"]
     assert seed.provider is not None and seed.provider.domain == "reuters.com"
     assert seed.provider.images[0].width == 50
@@ -61,7 +61,9 @@ def test_parse_falls_back_to_original_url():
         pytest.param({"topics": ["!!!"]}, "topics[0]: '!!!' has no letters", id="topic-no-slug"),
         pytest.param({"images": [{"width": 3}]}, "images[0].url: missing", id="image-no-url"),
         pytest.param({"images": [{"url": "https://x.org/a.png", "width": "wide"}]}, "images[0].width", id="bad-width"),
-        pytest.param({"provider": {"name": "X", "domain": "not a domain"}}, "provider.domain: not a domain", id="bad-domain"),
+        pytest.param(
+            {"provider": {"name": "X", "domain": "not a domain"}}, "provider.domain: not a domain", id="bad-domain"
+        ),
         pytest.param({"related": [{"title": "R"}]}, "related[0].webUrl: missing", id="related-no-url"),
         pytest.param({"published": "yes"}, "published: must be true or false", id="published-not-bool"),
     ],
@@ -107,12 +109,12 @@ def test_parse_strips_raw_control_characters_before_yaml_sees_them():
 def test_parse_naive_and_date_only_values_are_utc():
     assert parse(article(publishedDateTime="2024-01-02T03:04:05")).published_at.tzinfo is not None  # type: ignore[attr-defined]
     date_only = "---\ntitle: t\nwebUrl: https://e.org/\npublishedDateTime: 2024-01-02\n---\n"
-    assert parse(date_only).published_at == datetime(2024, 1, 2, tzinfo=timezone.utc)  # type: ignore[attr-defined]
+    assert parse(date_only).published_at == datetime(2024, 1, 2, tzinfo=UTC)  # type: ignore[attr-defined]
 
 
 def test_parse_other_timezones_are_converted_to_utc():
     parsed = parse(article(publishedDateTime="2024-01-02T05:04:05+02:00"))
-    assert parsed.published_at == datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc)  # type: ignore[attr-defined]
+    assert parsed.published_at == datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)  # type: ignore[attr-defined]
 
 
 def test_parse_unknown_keys_are_ignored():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+
 import feedparser
 import pytest
 from lxml import etree
@@ -63,7 +64,9 @@ def test_render_enclosure_media_and_related_links(fmt: str):
     assert [(e.href, e.type) for e in entry.enclosures] == [(image, "image/jpeg")]
     if fmt == "rss":
         assert entry.enclosures[0].length == "0"
-    assert entry.media_content == [{"url": image, "type": "image/jpeg", "medium": "image", "width": "728", "height": "381"}]
+    assert entry.media_content == [
+        {"url": image, "type": "image/jpeg", "medium": "image", "width": "728", "height": "381"}
+    ]
     assert entry.media_thumbnail == [{"url": image, "width": "728", "height": "381"}]
     related = [(link.href, link.title) for link in entry.links if link.rel == "related"]
     assert related == [(r.url, r.title) for r in SEED_ARTICLE.related]
@@ -97,7 +100,9 @@ def test_render_declares_every_namespace_it_uses(fmt: str):
     root = etree.fromstring(render([SEED_ARTICLE], fmt))  # lxml refuses undeclared prefixes
     used = {el.nsmap.get(el.prefix) for el in root.iter() if isinstance(el.tag, str) and el.prefix}
     assert used <= set(root.nsmap.values())
-    expected = {"http://search.yahoo.com/mrss/"} | ({"http://purl.org/rss/1.0/modules/content/"} if fmt == "rss" else set())
+    expected = {"http://search.yahoo.com/mrss/"} | (
+        {"http://purl.org/rss/1.0/modules/content/"} if fmt == "rss" else set()
+    )
     assert expected <= set(root.nsmap.values())
 
 
@@ -176,4 +181,6 @@ def test_image_type_from_url(url: str, media_type: str):
 def test_render_published_and_updated_dates_are_utc():
     feed = parsed([make(title="TZ", publishedDateTime="2024-06-01T12:00:00+02:00")], "atom")
     assert feed.entries[0].published_parsed[:6] == (2024, 6, 1, 10, 0, 0)
-    assert b"2024-06-01T10:00:00+00:00" in render([make(title="TZ", publishedDateTime="2024-06-01T12:00:00+02:00")], "atom")
+    assert b"2024-06-01T10:00:00+00:00" in render(
+        [make(title="TZ", publishedDateTime="2024-06-01T12:00:00+02:00")], "atom"
+    )

@@ -64,7 +64,9 @@ def test_server_conditional_get_and_gzip(server: str):
     with httpx.Client(base_url=server) as client:
         first = client.get("/feeds/all.atom", headers={"Accept-Encoding": "gzip"})
         assert first.headers["content-encoding"] == "gzip"
-        again = client.get("/feeds/all.atom", headers={"Accept-Encoding": "gzip", "If-None-Match": first.headers["etag"]})
+        again = client.get(
+            "/feeds/all.atom", headers={"Accept-Encoding": "gzip", "If-None-Match": first.headers["etag"]}
+        )
         assert again.status_code == 304 and again.content == b""
         since = client.get("/feeds/all.atom", headers={"If-Modified-Since": first.headers["last-modified"]})
         assert since.status_code == 304

@@ -26,6 +26,8 @@ def test_xml_safe_keeps_tabs_newlines_and_unicode():
     assert xml_safe("a\x00b\x08c\x0bd\ufffe") == "abcd"
 
 
-@pytest.mark.parametrize(("name", "ok"), [("reuters.com", True), ("co.uk", True), ("a_b.com", False), ("x/y", False), ("", False)])
+@pytest.mark.parametrize(
+    ("name", "ok"), [("reuters.com", True), ("co.uk", True), ("a_b.com", False), ("x/y", False), ("", False)]
+)
 def test_is_domain(name: str, ok: bool):
     assert is_domain(name) is ok

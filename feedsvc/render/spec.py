@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from feedsvc import __version__
 from feedsvc.index import FeedInfo, FeedKind
@@ -11,7 +11,7 @@ from feedsvc.model import Image
 from feedsvc.urls import Urls
 
 # An empty feed has no newest item to date it by; a fixed date keeps its bytes stable.
-EMPTY_FEED_DATE = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EMPTY_FEED_DATE = datetime(1970, 1, 1, tzinfo=UTC)
 GENERATOR = ("feedsvc", __version__)
 
 

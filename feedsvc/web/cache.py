@@ -11,7 +11,7 @@ from __future__ import annotations
 import gzip
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from cachetools import LRUCache
 
@@ -21,7 +21,7 @@ Clock = Callable[[], datetime]
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +134,9 @@ class ResponseCache:
             etags = (etag, gzip_etag)
             gzip_common = {**common, "ETag": gzip_etag}
             gzipped = Variant(
-                compressed, {**gzip_common, **extra, "Content-Type": content_type, "Content-Encoding": "gzip"}, gzip_common
+                compressed,
+                {**gzip_common, **extra, "Content-Type": content_type, "Content-Encoding": "gzip"},
+                gzip_common,
             )
         return Rendered(identity, gzipped, etags, last_modified, len(body) + len(compressed) + 512)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
 
@@ -16,7 +16,7 @@ def strong_etag(body: bytes, suffix: str = "") -> str:
 
 def http_date(moment: datetime) -> str:
     """Format a datetime as an IMF-fixdate ("Thu, 12 May 2022 15:09:00 GMT")."""
-    return format_datetime(moment.astimezone(timezone.utc), usegmt=True)
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
 
 
 def parse_http_date(value: str) -> datetime | None:
@@ -28,7 +28,7 @@ def parse_http_date(value: str) -> datetime | None:
     if parsed is None:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return parsed
 
 
