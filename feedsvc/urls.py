@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from feedsvc.index import FeedKind, FeedRef
 
+DEFAULT_LIMIT = 50  # items in a feed when the URL does not say ?limit=
+MAX_LIMIT = 500
+
 
 @dataclass(frozen=True, slots=True)
 class Urls:
@@ -16,8 +19,10 @@ class Urls:
     def home(self) -> str:
         return f"{self.base}/"
 
-    def feed(self, ref: FeedRef, extension: str) -> str:
-        return f"{self.base}/feeds/{ref.path}.{extension}"
+    def feed(self, ref: FeedRef, extension: str, limit: int = DEFAULT_LIMIT) -> str:
+        """A feed's URL; a non-default limit is part of it, so rel="self" names this very document."""
+        query = "" if limit == DEFAULT_LIMIT else f"?limit={limit}"
+        return f"{self.base}/feeds/{ref.path}.{extension}{query}"
 
     def opml(self) -> str:
         return f"{self.base}/feeds.opml"

@@ -251,3 +251,12 @@ def test_secured_never_appears_in_any_response(seed_client: TestClient):
     secret = b"EwypnhubM16YNg3x3OEECidd"
     for path in [*FEEDS, "/feeds/topics/ai.rss", "/feeds.opml", "/", "/healthz"]:
         assert secret not in seed_client.get(path, headers=IDENTITY).content
+
+
+def test_feed_self_link_names_the_document_including_its_limit(seed_client: TestClient):
+    for query, expected in (
+        ("", "http://feeds.test/feeds/all.atom"),
+        ("?limit=5", "http://feeds.test/feeds/all.atom?limit=5"),
+    ):
+        feed = feedparser.parse(seed_client.get(f"/feeds/all.atom{query}").content).feed
+        assert [link.href for link in feed.links if link.rel == "self"] == [expected]

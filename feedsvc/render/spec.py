@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from feedsvc import __version__
 from feedsvc.index import FeedInfo, FeedKind
 from feedsvc.model import Image
-from feedsvc.urls import Urls
+from feedsvc.urls import DEFAULT_LIMIT, Urls
 
 # An empty feed has no newest item to date it by; a fixed date keeps its bytes stable.
 EMPTY_FEED_DATE = datetime(1970, 1, 1, tzinfo=UTC)
@@ -37,7 +37,7 @@ class FeedSpec:
     logo: Image | None = None
 
 
-def feed_spec(info: FeedInfo, site: Site, urls: Urls, extension: str) -> FeedSpec:
+def feed_spec(info: FeedInfo, site: Site, urls: Urls, extension: str, limit: int = DEFAULT_LIMIT) -> FeedSpec:
     """Given a feed, the site and the base URL, return what the feed says about itself."""
     if info.ref.kind is FeedKind.TOPIC:
         title = f"{info.name} — {site.title}"
@@ -52,7 +52,7 @@ def feed_spec(info: FeedInfo, site: Site, urls: Urls, extension: str) -> FeedSpe
         info=info,
         title=title,
         description=description,
-        self_url=urls.feed(info.ref, extension),
+        self_url=urls.feed(info.ref, extension, limit),
         alternate_url=urls.html(info.ref),
         updated=info.updated or EMPTY_FEED_DATE,
         language=site.language,

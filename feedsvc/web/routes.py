@@ -13,13 +13,11 @@ from starlette.routing import Route
 from feedsvc.index import ALL, FeedKind, FeedRef
 from feedsvc.render import FORMATS, FeedFormat
 from feedsvc.text import slugify
-from feedsvc.urls import Urls
+from feedsvc.urls import DEFAULT_LIMIT, MAX_LIMIT, Urls
 from feedsvc.web.cache import Rendered
 from feedsvc.web.conditional import accepts_gzip, is_not_modified
 from feedsvc.web.service import HOME, OPML, FeedService
 
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 500
 # A Host header is echoed into every absolute URL; refuse anything that is not host[:port].
 _HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
 

@@ -72,7 +72,8 @@ class FeedService:
             return None
 
         def render() -> bytes:
-            return fmt.render(feed_spec(info, self.site, Urls(base_url), fmt.extension), index.select(ref, limit))
+            spec = feed_spec(info, self.site, Urls(base_url), fmt.extension, limit)
+            return fmt.render(spec, index.select(ref, limit))
 
         slot = ("feed", ref, fmt.extension, limit, base_url)
         return self.cache.get(slot, info.revision, render, fmt.content_type)
