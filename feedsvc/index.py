@@ -119,8 +119,14 @@ def assign_guids(articles: Iterable[Article]) -> list[Article]:
     for url, group in by_url.items():
         group.sort(key=lambda a: (a.published_at, a.source))
         result.append(replace(group[0], guid=url))
-        result.extend(replace(a, guid=f"{url}#{slugify(a.source)}") for a in group[1:])
+        result.extend(replace(a, guid=_with_fragment(url, slugify(a.source))) for a in group[1:])
     return result
+
+
+def _with_fragment(url: str, name: str) -> str:
+    """Add a name to a URL's fragment (a URL has at most one '#')."""
+    base, hash_sign, fragment = url.partition("#")
+    return f"{base}#{fragment}-{name}" if hash_sign and fragment else f"{base}#{name}"
 
 
 def _most_common(names: Counter[str]) -> str:

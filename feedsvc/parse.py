@@ -6,6 +6,7 @@ the write API all apply exactly the same rules.
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -25,6 +26,7 @@ _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^---[ \t]*(?:\r?\n|\Z)(.*)\Z", re.DOTALL | re.MULTILINE)
 _EMPTY_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n---[ \t]*(?:\r?\n|\Z)(.*)\Z", re.DOTALL)
 _URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
+_HTML_END_TAG = re.compile(r"</[A-Za-z][A-Za-z0-9]*\s*>")
 _markdown = MarkdownIt("commonmark")
 
 
@@ -76,7 +78,7 @@ def parse_article(text: str, source: str) -> Article:
 def article_from_mapping(data: dict[str, Any], source: str, body: str = "") -> Article:
     """Given front-matter fields, return the article or raise every problem at once."""
     fields = _Fields(data)
-    title = fields.text("title", required=True)
+    title = fields.text("title", required=True, plain=True)
     web_url = fields.url("webUrl")
     original_url = fields.url("originalUrl")
     if not web_url and not original_url and "webUrl" not in fields.failed and "originalUrl" not in fields.failed:
@@ -89,14 +91,14 @@ def article_from_mapping(data: dict[str, Any], source: str, body: str = "") -> A
         url=web_url or original_url,
         published_at=published_at or _EPOCH,
         updated_at=max(updated_at or published_at or _EPOCH, published_at or _EPOCH),
-        excerpt=fields.text("excerpt"),
+        excerpt=fields.text("excerpt", plain=True),
         kind=fields.text("type") or "article",
         published=fields.boolean("published", default=True),
         provider=fields.provider("provider"),
         topics=fields.topics("topics"),
         images=fields.images("images"),
         related=fields.related("related"),
-        body_html=render_markdown(body),
+        body_html=render_markdown(body, web_url or original_url),
         category=fields.text("category"),
         original_url=original_url,
     )
@@ -105,12 +107,30 @@ def article_from_mapping(data: dict[str, Any], source: str, body: str = "") -> A
     return article
 
 
-def render_markdown(body: str) -> str:
-    """Given a Markdown body, return sanitised HTML (empty for a blank body)."""
+def render_markdown(body: str, base_url: str = "") -> str:
+    """Given a Markdown body, return sanitised HTML (empty for a blank body).
+
+    Relative links and images are resolved against the article's URL: a feed
+    reader shows the content far from where it was written.
+    """
     if not body.strip():
         return ""
+    rendered = _markdown.render(body)
     # nh3 (ammonia) drops scripts, event handlers and unsafe URL schemes.
-    return nh3.clean(_markdown.render(body)).strip()
+    if base_url:
+        return nh3.clean(rendered, url_relative=("rewrite_with_base", base_url)).strip()
+    return nh3.clean(rendered, url_relative="deny").strip()
+
+
+def plain_text(value: str) -> str:
+    """Given a title or excerpt as scraped, return it as plain text.
+
+    Real files carry HTML character references ("We&#8217;re") and now and
+    then markup ("<b>New</b>"); readers must show neither literally.
+    """
+    if _HTML_END_TAG.search(value):
+        value = nh3.clean(value, tags=set())  # keeps the text, drops the tags
+    return " ".join(html.unescape(value).split())
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -128,7 +148,9 @@ class _Fields:
         self.failed.add(name)
         self.problems.append(Problem(name, reason))
 
-    def text(self, name: str, required: bool = False, data: dict[str, Any] | None = None, path: str = "") -> str:
+    def text(
+        self, name: str, required: bool = False, data: dict[str, Any] | None = None, path: str = "", plain: bool = False
+    ) -> str:
         value = (self.data if data is None else data).get(name)
         label = path or name
         if value is None or (isinstance(value, str) and not value.strip()):
@@ -138,17 +160,23 @@ class _Fields:
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             self.problem(label, f"must be text, not {_kind(value)}")
             return ""
-        return xml_safe(str(value)).strip()
+        text = xml_safe(str(value)).strip()
+        return plain_text(text) if plain else text
 
     def url(self, name: str, data: dict[str, Any] | None = None, path: str = "", required: bool = False) -> str:
         raw = self.text(name, required=required, data=data, path=path)
         if not raw:
             return ""
         parts = urlsplit(raw)
-        if parts.scheme.lower() not in ("http", "https") or not parts.netloc or any(c.isspace() for c in raw):
+        if (
+            parts.scheme.lower() not in ("http", "https")
+            or not parts.hostname
+            or any(c.isspace() for c in parts.netloc)
+        ):
             self.problem(path or name, f"not an absolute http(s) URL: {raw[:200]!r}")
             return ""
-        # Percent-encode what RSS (URIs, not IRIs) does not allow, leave the rest.
+        # Percent-encode what RSS (URIs, not IRIs) does not allow, such as
+        # spaces and non-ASCII in a path; leave valid escapes and the rest alone.
         return quote(raw, safe=_URL_SAFE)
 
     def datetime(
@@ -206,7 +234,7 @@ class _Fields:
             if not isinstance(value, (str, int, float)) or isinstance(value, bool):
                 self.problem(label, f"must be text, not {_kind(value)}")
                 continue
-            topic_name = " ".join(xml_safe(str(value)).split())
+            topic_name = plain_text(xml_safe(str(value)))
             slug = slugify(topic_name)
             if not slug:
                 self.problem(label, f"{topic_name!r} has no letters a-z or digits to make a feed URL from")
@@ -241,7 +269,7 @@ class _Fields:
         if domain and not is_domain(domain):
             self.problem(f"{label}.domain", f"not a domain name: {domain[:100]!r}")
             domain = ""
-        display = self.text("name", data=provider, path=f"{label}.name") or domain
+        display = self.text("name", data=provider, path=f"{label}.name", plain=True) or domain
         images = self.images("images", provider, f"{label}.images")
         if not display:
             return None
@@ -254,13 +282,13 @@ class _Fields:
             item = self.mapping(value, label)
             if item is None:
                 continue
-            title = self.text("title", required=True, data=item, path=f"{label}.title")
+            title = self.text("title", required=True, data=item, path=f"{label}.title", plain=True)
             url = self.url("webUrl", item, f"{label}.webUrl") or self.url("originalUrl", item, f"{label}.originalUrl")
             if not url and f"{label}.webUrl" not in self.failed and f"{label}.originalUrl" not in self.failed:
                 self.problem(f"{label}.webUrl", "missing")
             published = self.datetime("publishedDateTime", data=item, path=f"{label}.publishedDateTime")
             provider = self.provider("provider", item, f"{label}.provider")
-            excerpt = self.text("excerpt", data=item, path=f"{label}.excerpt")
+            excerpt = self.text("excerpt", data=item, path=f"{label}.excerpt", plain=True)
             if title and url:
                 related.append(Related(title, url, excerpt, published, provider))
         return tuple(related)

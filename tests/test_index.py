@@ -77,3 +77,10 @@ def test_index_info_dates_feed_by_newest_item():
     info = index.info(ALL)
     assert info is not None and info.updated == datetime(2024, 1, 5, tzinfo=UTC)
     assert Index([]).info(ALL) is not None  # the all-articles feed exists even when empty
+
+
+def test_index_duplicate_url_with_fragment_keeps_one_fragment():
+    first = make("first.md", 1, url="https://e.org/same#top")
+    second = make("second.md", 2, url="https://e.org/same#top")
+    guids = sorted(a.guid for a in Index([first, second]).articles)
+    assert guids == ["https://e.org/same#top", "https://e.org/same#top-second-md"]

@@ -56,7 +56,7 @@ def test_load_file_strips_control_characters_instead_of_failing():
     loaded = load_file(MIXED / "control-chars.md", MIXED)
     assert not isinstance(loaded, Skipped)
     assert loaded.title == "Control characters here"
-    assert loaded.excerpt == "Bell and escaped  null"
+    assert loaded.excerpt == "Bell and escaped null"
 
 
 def test_load_file_refuses_huge_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

@@ -137,3 +137,32 @@ def test_parse_duplicate_topics_count_once():
 def test_split_front_matter_handles_empty_front_matter_and_crlf():
     assert split_front_matter("---\r\ntitle: x\r\n---\r\nbody") == ("title: x\r\n", "body")
     assert split_front_matter("---\n---\nbody") == ("", "body")
+
+
+def test_parse_titles_and_excerpts_are_plain_text_without_entities_or_markup():
+    parsed = parse(
+        article(
+            title="Tom &amp; Jerry <b>return</b>",
+            excerpt="We&#8217;re   excited &mdash; <i>really</i>",
+            provider={"name": "A &amp; B", "domain": "ab.example"},
+        )
+    )
+    assert parsed.title == "Tom & Jerry return"  # type: ignore[attr-defined]
+    assert parsed.excerpt == "We’re excited — really"  # type: ignore[attr-defined]
+    assert parsed.provider.name == "A & B"  # type: ignore[attr-defined]
+
+
+def test_parse_plain_text_keeps_angle_brackets_that_are_not_markup():
+    assert parse(article(title="Using <iframe> & x < y in apps")).title == "Using <iframe> & x < y in apps"  # type: ignore[attr-defined]
+
+
+def test_parse_relative_urls_in_the_body_resolve_against_the_article():
+    parsed = parse(article(webUrl="https://news.example.org/2024/story"), body="![a](/img/a.png) [b](other)\n")
+    html = parsed.body_html  # type: ignore[attr-defined]
+    assert 'src="https://news.example.org/img/a.png"' in html
+    assert 'href="https://news.example.org/2024/other"' in html
+
+
+def test_parse_spaces_and_unicode_in_urls_are_percent_encoded():
+    parsed = parse(article(webUrl="https://example.org/a b/ü?x=1&y=2"))
+    assert parsed.url == "https://example.org/a%20b/%C3%BC?x=1&y=2"  # type: ignore[attr-defined]

@@ -135,18 +135,18 @@ def test_render_never_contains_the_secret(fmt: str):
 
 @pytest.mark.parametrize("fmt", ["rss", "atom"])
 def test_render_hostile_text_stays_text(fmt: str):
-    evil = make(title="<script>alert(1)</script> & Co", excerpt="a < b & <b>c</b>")
+    evil = make(title="<script>alert(1)</script> & Co", excerpt="a < b & <b>c</b>", webUrl="https://e.org/x")
     entry = parsed([evil], fmt).entries[0]
-    assert entry.title == "<script>alert(1)</script> & Co"
-    assert "<script" not in entry.content[0].value
-    assert "&lt;b&gt;c&lt;/b&gt;" in entry.content[0].value  # the excerpt is text, shown as typed
+    assert entry.title == "& Co"  # markup in a title is dropped, scripts with their content
+    assert b"<script" not in render([evil], fmt) and b"alert(1)" not in render([evil], fmt)
+    assert "<p>a &lt; b &amp; c</p>" in entry.content[0].value  # tags dropped, the rest is text
 
 
 @pytest.mark.parametrize("fmt", ["rss", "atom"])
 def test_render_empty_feed_is_valid_and_dated(fmt: str):
     feed = parsed([], fmt)
     assert feed.entries == []
-    assert feed.feed.updated_parsed[:3] == (1970, 1, 1)
+    assert feed.feed.updated_parsed[:3] == (2000, 1, 1)
 
 
 @pytest.mark.parametrize("fmt", ["rss", "atom"])
@@ -184,3 +184,21 @@ def test_render_published_and_updated_dates_are_utc():
     assert b"2024-06-01T10:00:00+00:00" in render(
         [make(title="TZ", publishedDateTime="2024-06-01T12:00:00+02:00")], "atom"
     )
+
+
+def test_render_rss_writes_ampersand_and_less_than_as_hex_references():
+    body = render([make(title="Dynamics 365 & Power Apps <Preview>")], "rss")
+    assert b"Dynamics 365 &#x26; Power Apps &#x3C;Preview&gt;" in body
+    assert b"&amp;" not in body and b"&lt;" not in body
+    assert feedparser.parse(body).entries[0].title == "Dynamics 365 & Power Apps <Preview>"
+
+
+@pytest.mark.parametrize(
+    ("logo", "in_rss"),
+    [("https://x.org/logo.png", True), ("https://x.org/logo.svg", False), ("https://x.org/logo", True)],
+)
+def test_render_rss_image_only_for_gif_jpeg_png(logo: str, in_rss: bool):
+    item = make(title="L", provider={"name": "X", "domain": "x.org", "images": [{"url": logo}]})
+    ref = FeedRef(FeedKind.PROVIDER, "x.org")
+    assert ("image" in parsed([item], "rss", ref).feed) is in_rss
+    assert parsed([item], "atom", ref).feed.logo == logo

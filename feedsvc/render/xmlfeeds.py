@@ -7,6 +7,7 @@ Pure functions: the same spec and articles always give the same bytes
 from __future__ import annotations
 
 import mimetypes
+import re
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,7 +28,17 @@ _EXTRA_IMAGE_TYPES = {".webp": "image/webp", ".avif": "image/avif", ".svg": "ima
 def render_rss(spec: FeedSpec, articles: Sequence[Article]) -> bytes:
     """Given a feed spec and its articles (newest first), return RSS 2.0 bytes."""
     fg = _feed(spec, articles, rss=True)
-    return fg.rss_str(pretty=True)  # type: ignore[no-any-return]
+    return rss_profile_escapes(fg.rss_str(pretty=True))
+
+
+def rss_profile_escapes(xml: bytes) -> bytes:
+    """Write "&" and "<" in text as hexadecimal character references.
+
+    The RSS Best Practices Profile asks for this, so that readers cannot
+    mistake escaped text for markup. lxml writes "&amp;" and "&lt;" only as
+    escapes, never as markup, so the swap is exact: the XML is unchanged.
+    """
+    return xml.replace(b"&amp;", b"&#x26;").replace(b"&lt;", b"&#x3C;")
 
 
 def render_atom(spec: FeedSpec, articles: Sequence[Article]) -> bytes:
@@ -73,8 +84,16 @@ def _self_type(rss: bool) -> str:
     return "application/rss+xml" if rss else "application/atom+xml"
 
 
+def rss_image_allowed(url: str) -> bool:
+    """RSS 2.0's <image> must be a GIF, JPEG or PNG: refuse URLs that say otherwise."""
+    extension = url.rsplit(".", 1)[-1].lower()
+    return not re.fullmatch(r"\w+", extension) or extension in ("jpg", "jpeg", "gif", "png")
+
+
 def _logo(fg: FeedGenerator, logo: Image, spec: FeedSpec, rss: bool) -> None:
     if rss:
+        if not rss_image_allowed(logo.url):
+            return
         # RSS caps the image at 144x400; omit a size that would break the cap.
         fits = bool(logo.width and logo.height and logo.width <= 144 and logo.height <= 400)
         fg.image(
