@@ -1,14 +1,20 @@
-"""The index: every published article, and the feeds as queries over it.
+"""The index: every article, and the feeds as queries over it.
 
 An :class:`Index` is an immutable snapshot. A feed is a :class:`FeedRef`
 (all, a topic or a provider); selecting it is a slice of a list kept sorted
 newest first, so serving a feed costs O(limit) whatever the corpus size.
+
+:meth:`Index.apply` makes the next snapshot from a few changed files without
+touching the rest: only the feeds that contain (or contained) a changed
+article are copied, and only those whose output can differ get a new
+revision, so every other feed keeps its cached bytes and its ETag.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from bisect import bisect_left, insort
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -16,6 +22,11 @@ from itertools import count
 
 from feedsvc.model import Article, Image
 from feedsvc.text import slugify
+
+# The most items any URL can ask for; a change beyond it is invisible.
+WINDOW = 500
+# The items a feed shows by default: what WebSub subscribers see.
+DEFAULT_WINDOW = 50
 
 
 class FeedKind(StrEnum):
@@ -49,29 +60,70 @@ class FeedInfo:
     count: int
     updated: datetime | None  # newest item's date; None for an empty feed
     logo: Image | None = None
-    revision: int = 0  # changes whenever the feed's articles may have changed
+    revision: int = 0  # changes whenever the feed's output may have changed
+
+
+@dataclass(frozen=True, slots=True)
+class IndexDiff:
+    """What one :meth:`Index.apply` changed."""
+
+    revised: frozenset[FeedRef]  # output may differ at some limit: new revision
+    visible: frozenset[FeedRef]  # output differs at the default limit (what hubs are told)
+    removed: frozenset[FeedRef]  # feeds that no longer exist
 
 
 _generations = count(1)
 
 
+def sort_key(article: Article) -> tuple[float, str]:
+    """Newest first; equal dates in the order of their file names."""
+    return (-article.published_at.timestamp(), article.source)
+
+
+def feed_refs(article: Article | None) -> set[FeedRef]:
+    """The feeds a published article appears in (none for unpublished or None)."""
+    if article is None or not article.published:
+        return set()
+    refs = {ALL}
+    refs.update(FeedRef(FeedKind.TOPIC, topic.slug) for topic in article.topics)
+    if article.provider and article.provider.domain:
+        refs.add(FeedRef(FeedKind.PROVIDER, article.provider.domain))
+    return refs
+
+
 class Index:
-    """Published articles, newest first, grouped by topic and by provider."""
+    """Articles by file, and published articles per feed, newest first."""
 
     def __init__(self, articles: Iterable[Article], skipped_count: int = 0) -> None:
-        everything = list(articles)
+        """Build a snapshot from scratch."""
         self.generation = next(_generations)
         self.skipped_count = skipped_count
-        self.unpublished_count = sum(1 for a in everything if not a.published)
-        published = assign_guids(a for a in everything if a.published)
-        self.articles: list[Article] = newest_first(published)
-        self._members: dict[FeedRef, list[Article]] = {ALL: self.articles}
-        for article in self.articles:  # already sorted, so every group is too
-            for topic in article.topics:
-                self._members.setdefault(FeedRef(FeedKind.TOPIC, topic.slug), []).append(article)
-            if article.provider and article.provider.domain:
-                self._members.setdefault(FeedRef(FeedKind.PROVIDER, article.provider.domain), []).append(article)
-        self._info = {ref: self._describe(ref, members) for ref, members in self._members.items()}
+        everything = {article.source: article for article in articles}
+        self._by_url: dict[str, list[str]] = {}
+        for article in everything.values():
+            if article.published:
+                self._by_url.setdefault(article.url, []).append(article.source)
+        for sources in self._by_url.values():
+            everything.update(_guids([everything[source] for source in sources]))
+        self._by_source = everything
+        self.unpublished_count = sum(1 for a in everything.values() if not a.published)
+        self._members: dict[FeedRef, list[Article]] = {ALL: []}
+        for article in sorted((a for a in everything.values() if a.published), key=sort_key):
+            for ref in feed_refs(article):
+                self._members.setdefault(ref, []).append(article)
+        self._info = {ref: self._describe(ref, members, self.generation) for ref, members in self._members.items()}
+
+    @property
+    def articles(self) -> list[Article]:
+        """Every published article, newest first."""
+        return self._members[ALL]
+
+    def article(self, source: str) -> Article | None:
+        """The article read from one file (published or not), if any."""
+        return self._by_source.get(source)
+
+    def sources(self) -> Iterable[str]:
+        return self._by_source.keys()
 
     def info(self, ref: FeedRef) -> FeedInfo | None:
         """Given a feed, return its description, or None when there is no such feed."""
@@ -86,41 +138,118 @@ class Index:
         found = [info for ref, info in self._info.items() if ref.kind is kind]
         return sorted(found, key=lambda info: (info.name.lower(), info.ref.key))
 
-    def _describe(self, ref: FeedRef, members: list[Article]) -> FeedInfo:
+    def apply(self, changes: Mapping[str, Article | None], skipped_count: int | None = None) -> tuple[Index, IndexDiff]:
+        """Given new versions of some files (None: the file is gone), return
+        the next snapshot and what changed. ``self`` is left untouched."""
+        new = object.__new__(Index)
+        new.generation = next(_generations)
+        new.skipped_count = self.skipped_count if skipped_count is None else skipped_count
+        by_source = dict(self._by_source)
+        for source, article in changes.items():
+            old = self._by_source.get(source)
+            if article is None:
+                by_source.pop(source, None)
+            elif old is None or replace(old, guid="") != article:
+                by_source[source] = article
+        touched = {s for s in changes if by_source.get(s) is not self._by_source.get(s)}
+        new._by_url = dict(self._by_url)
+        for url in _urls(self._by_source.get(s) for s in touched) | _urls(by_source.get(s) for s in touched):
+            candidates = set(self._by_url.get(url, ())) | touched
+            group = sorted(s for s in candidates if (a := by_source.get(s)) and a.published and a.url == url)
+            if group:
+                new._by_url[url] = group
+                renamed = _guids([by_source[s] for s in group])
+                by_source.update(renamed)
+                touched.update(renamed)
+            else:
+                new._by_url.pop(url, None)
+        new._by_source = by_source
+        new.unpublished_count = self.unpublished_count + sum(
+            _unpublished(by_source.get(s)) - _unpublished(self._by_source.get(s)) for s in touched
+        )
+        new._members = dict(self._members)
+        new._info = dict(self._info)
+        affected: dict[FeedRef, list[Article]] = {}
+        for source in touched:
+            old, current = self._by_source.get(source), by_source.get(source)
+            old_refs, current_refs = feed_refs(old), feed_refs(current)
+            for ref in old_refs | current_refs:
+                members = affected.get(ref)
+                if members is None:
+                    members = affected[ref] = list(self._members.get(ref, []))
+                if old is not None and ref in old_refs:
+                    _remove(members, old)
+                if current is not None and ref in current_refs:
+                    insort(members, current, key=sort_key)
+        revised, visible, removed = set(), set(), set()
+        for ref, members in affected.items():
+            if not members and ref != ALL:
+                new._members.pop(ref, None)
+                new._info.pop(ref, None)
+                removed.add(ref)
+                continue
+            before = self._members.get(ref, [])
+            new._members[ref] = members
+            previous = self._info.get(ref)
+            info = new._describe(ref, members, new.generation)
+            same_header = previous is not None and (previous.name, previous.logo) == (info.name, info.logo)
+            if previous is not None and same_header and before[:WINDOW] == members[:WINDOW]:
+                info = replace(info, revision=previous.revision)  # output unchanged: keep cache and ETag
+            else:
+                revised.add(ref)
+                if not (same_header and before[:DEFAULT_WINDOW] == members[:DEFAULT_WINDOW]):
+                    visible.add(ref)
+            new._info[ref] = info
+        return new, IndexDiff(frozenset(revised), frozenset(visible), frozenset(removed))
+
+    def _describe(self, ref: FeedRef, members: list[Article], revision: int) -> FeedInfo:
         updated = members[0].published_at if members else None
         if ref.kind is FeedKind.TOPIC:
             names = Counter(t.name for a in members for t in a.topics if t.slug == ref.key)
-            return FeedInfo(ref, _most_common(names), len(members), updated, None, self.generation)
+            return FeedInfo(ref, _most_common(names), len(members), updated, None, revision)
         if ref.kind is FeedKind.PROVIDER:
             providers = [a.provider for a in members if a.provider]
             names = Counter(p.name for p in providers)
             logo = next((p.images[0] for p in providers if p.images), None)
-            return FeedInfo(ref, _most_common(names), len(members), updated, logo, self.generation)
-        return FeedInfo(ref, "", len(members), updated, None, self.generation)
+            return FeedInfo(ref, _most_common(names), len(members), updated, logo, revision)
+        return FeedInfo(ref, "", len(members), updated, None, revision)
 
 
 def newest_first(articles: Iterable[Article]) -> list[Article]:
     """Sort newest first; equal dates keep the order of their file names."""
-    by_source = sorted(articles, key=lambda a: a.source)
-    return sorted(by_source, key=lambda a: a.published_at, reverse=True)  # stable
+    return sorted(articles, key=sort_key)
 
 
-def assign_guids(articles: Iterable[Article]) -> list[Article]:
-    """Give every article a unique guid: its URL, or for a second article
-    with the same URL, the URL plus a fragment naming its file.
+def _guids(group: list[Article]) -> dict[str, Article]:
+    """Give every article sharing one URL a unique guid: the earliest keeps
+    the bare URL, later ones get a fragment naming their file, so adding a
+    newer duplicate never changes a guid readers already have.
 
-    The earliest article keeps the bare URL, so adding a newer duplicate
-    never changes the guid readers already have.
+    Returns the articles whose guid had to change, by source.
     """
-    by_url: dict[str, list[Article]] = defaultdict(list)
-    for article in articles:
-        by_url[article.url].append(article)
-    result = []
-    for url, group in by_url.items():
-        group.sort(key=lambda a: (a.published_at, a.source))
-        result.append(replace(group[0], guid=url))
-        result.extend(replace(a, guid=_with_fragment(url, slugify(a.source))) for a in group[1:])
-    return result
+    group = sorted(group, key=lambda a: (a.published_at, a.source))
+    changed = {}
+    for position, article in enumerate(group):
+        guid = article.url if position == 0 else _with_fragment(article.url, slugify(article.source))
+        if article.guid != guid:
+            changed[article.source] = replace(article, guid=guid)
+    return changed
+
+
+def _urls(articles: Iterable[Article | None]) -> set[str]:
+    return {a.url for a in articles if a is not None and a.published}
+
+
+def _remove(members: list[Article], article: Article) -> None:
+    position = bisect_left(members, sort_key(article), key=sort_key)
+    if position < len(members) and members[position] is article:
+        del members[position]
+    else:  # cannot happen while sort keys are unique (they include the file name)
+        members.remove(article)
+
+
+def _unpublished(article: Article | None) -> int:
+    return 1 if article is not None and not article.published else 0
 
 
 def _with_fragment(url: str, name: str) -> str:

@@ -84,3 +84,78 @@ def test_index_duplicate_url_with_fragment_keeps_one_fragment():
     second = make("second.md", 2, url="https://e.org/same#top")
     guids = sorted(a.guid for a in Index([first, second]).articles)
     assert guids == ["https://e.org/same#top", "https://e.org/same#top-second-md"]
+
+
+def snapshot(index: Index) -> dict[object, object]:
+    """Everything a reader can see, for comparing an incremental index with a rebuilt one."""
+    feeds = {}
+    for kind in FeedKind:
+        for info in index.feeds(kind):
+            members = index.select(info.ref, 10_000)
+            feeds[info.ref] = (info.name, info.count, info.updated, info.logo, [(a.source, a.guid) for a in members])
+    return {"feeds": feeds, "unpublished": index.unpublished_count, "sources": sorted(index.sources())}
+
+
+def test_index_apply_matches_a_full_rebuild_over_random_changes():
+    import random
+
+    rng = random.Random(20261126)
+    files: dict[str, Article] = {}
+    index = Index([])
+    for step in range(400):
+        source = f"f{rng.randrange(40)}.md"
+        if source in files and rng.random() < 0.25:
+            del files[source]
+            change: Article | None = None
+        else:
+            change = make(
+                source,
+                rng.randrange(1, 28),
+                url=f"https://e.org/{rng.randrange(30)}",  # collisions exercise guid assignment
+                topics=tuple(rng.sample(["AI", "Cloud", "Data", "Apps"], rng.randrange(0, 3))),
+                domain=rng.choice(["", "a.com", "b.org"]),
+                published=rng.random() > 0.2,
+            )
+            files[source] = change
+        index, _ = index.apply({source: change})
+        assert snapshot(index) == snapshot(Index(files.values())), f"step {step}"
+
+
+def test_index_apply_revises_only_feeds_whose_output_changes():
+    a = make("a.md", 1, topics=("AI",), domain="x.com")
+    b = make("b.md", 2, topics=("Cloud",), domain="y.com")
+    index = Index([a, b])
+    before = {ref: index.info(ref).revision for ref in (ALL, *(i.ref for k in FeedKind for i in index.feeds(k)))}  # type: ignore[union-attr]
+    edited = make("b.md", 3, topics=("Cloud",), domain="y.com")
+    after, diff = index.apply({"b.md": edited})
+    cloud, ai = FeedRef(FeedKind.TOPIC, "cloud"), FeedRef(FeedKind.TOPIC, "ai")
+    assert diff.revised == {ALL, cloud, FeedRef(FeedKind.PROVIDER, "y.com")}
+    assert diff.visible == diff.revised
+    assert after.info(ai).revision == before[ai]  # type: ignore[union-attr]
+    assert after.info(cloud).revision != before[cloud]  # type: ignore[union-attr]
+    assert [x.source for x in index.select(ALL, 5)] == ["b.md", "a.md"]  # the old snapshot is untouched
+
+
+def test_index_apply_same_content_changes_nothing():
+    a = make("a.md", 1, topics=("AI",))
+    index = Index([a])
+    after, diff = index.apply({"a.md": make("a.md", 1, topics=("AI",))})
+    assert diff.revised == frozenset() and after.info(ALL).revision == index.info(ALL).revision  # type: ignore[union-attr]
+
+
+def test_index_apply_removes_empty_feeds_and_keeps_all():
+    index = Index([make("a.md", 1, topics=("AI",), domain="x.com")])
+    after, diff = index.apply({"a.md": None})
+    assert after.info(FeedRef(FeedKind.TOPIC, "ai")) is None
+    assert diff.removed == {FeedRef(FeedKind.TOPIC, "ai"), FeedRef(FeedKind.PROVIDER, "x.com")}
+    assert after.info(ALL) is not None and after.select(ALL, 5) == []
+
+
+def test_index_apply_beyond_the_default_window_is_not_visible():
+    articles = [make(f"{i:03d}.md", 1 + i % 27, url=f"https://e.org/{i}") for i in range(120)]
+    index = Index(articles)
+    oldest = index.select(ALL, 500)[-1]
+    retitled = make(oldest.source, oldest.published_at.day, url=oldest.url)
+    retitled = Article(**{**{f: getattr(retitled, f) for f in retitled.__dataclass_fields__}, "title": "New title"})
+    _, diff = index.apply({oldest.source: retitled})
+    assert ALL in diff.revised and ALL not in diff.visible
