@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the feeds over HTTP")
     for setting in SETTINGS:
-        default = "unset" if setting.default is None else setting.default
+        default = "unset" if setting.default in (None, ()) else setting.default
         serve.add_argument(
             setting.flag, dest=setting.name, default=None, help=f"{setting.help} [{setting.env}; default: {default}]"
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,7 @@ class Skipped:
 class LoadResult:
     articles: list[Article] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    signatures: dict[str, Signature] = field(default_factory=dict)
 
 
 def article_paths(root: Path) -> list[Path]:
@@ -38,38 +40,52 @@ def article_paths(root: Path) -> list[Path]:
     Hidden files and folders (editor swap files, .git), editor backups and
     README files are not articles.
     """
-    paths = []
-    for path in root.rglob("*"):
+    return sorted(path for path in root.rglob("*") if is_article_name(path, root) and path.is_file())
+
+
+def is_article_name(path: Path, root: Path) -> bool:
+    """Could ``path`` (below ``root``) be an article file, judging by its name alone?"""
+    try:
         relative = path.relative_to(root).parts
-        if any(part.startswith(".") for part in relative) or path.name.endswith("~"):
-            continue
-        if path.name.lower().startswith("readme"):
-            continue
-        if path.suffix.lower() in ARTICLE_SUFFIXES and path.is_file():
-            paths.append(path)
-    return sorted(paths)
+    except ValueError:
+        return False
+    if not relative or any(part.startswith(".") for part in relative) or path.name.endswith("~"):
+        return False
+    return not path.name.lower().startswith("readme") and path.suffix.lower() in ARTICLE_SUFFIXES
+
+
+# What identifies one version of a file on disk: (mtime_ns, size, inode).
+Signature = tuple[int, int, int]
 
 
 def load_file(path: Path, root: Path) -> Article | Skipped:
     """Given one file, return its article, or why it was skipped."""
+    return read_file(path, root)[0]
+
+
+def read_file(path: Path, root: Path) -> tuple[Article | Skipped, Signature | None]:
+    """Given one file, return its article (or why it was skipped) and the
+    signature of the exact version that was read."""
     source = path.relative_to(root).as_posix()
     try:
         with path.open("rb") as handle:
+            stat = os.fstat(handle.fileno())
             raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        return Skipped(source, f"cannot read: {exc.strerror or exc}")
+        return Skipped(source, f"cannot read: {exc.strerror or exc}"), None
+    signature = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
     if len(raw) > MAX_FILE_BYTES:
-        return Skipped(source, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+        return Skipped(source, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB"), signature
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return Skipped(source, f"not UTF-8 text (byte {exc.start})")
+        return Skipped(source, f"not UTF-8 text (byte {exc.start})"), signature
     if path.suffix.lower() in (".yaml", ".yml") and not text.lstrip("\ufeff").startswith("---"):
         text = f"---\n{text}\n---\n"  # a bare YAML file is all front matter
     try:
-        return parse_article(text, source)
+        return parse_article(text, source), signature
     except InvalidArticle as exc:
-        return Skipped(source, str(exc))
+        return Skipped(source, str(exc)), signature
 
 
 def load_folder(root: Path, log_skipped: bool = True) -> LoadResult:
@@ -79,7 +95,9 @@ def load_folder(root: Path, log_skipped: bool = True) -> LoadResult:
     """
     result = LoadResult()
     for path in article_paths(root):
-        loaded = load_file(path, root)
+        loaded, signature = read_file(path, root)
+        if signature is not None:
+            result.signatures[loaded.source] = signature
         if isinstance(loaded, Skipped):
             if log_skipped:
                 log.warning("skipped %s", loaded)

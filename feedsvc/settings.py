@@ -78,6 +78,30 @@ def _text(value: str) -> str:
     return value.strip()
 
 
+def _watch(value: str) -> str:
+    mode = value.lower()
+    if mode not in ("auto", "poll", "off"):
+        raise ValueError("must be auto (OS file events), poll (for network and shared volumes) or off")
+    return mode
+
+
+def _token(value: str) -> str | None:
+    if not value:
+        return None
+    if len(value) < 16:
+        raise ValueError("must be at least 16 characters (use a long random string)")
+    return value
+
+
+def _hubs(value: str) -> tuple[str, ...]:
+    hubs = tuple(part.strip() for part in value.split(",") if part.strip())
+    for hub in hubs:
+        parts = urlsplit(hub)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"every hub must be an absolute http(s) URL, not {hub!r}")
+    return hubs
+
+
 def _log_level(value: str) -> str:
     level = value.lower()
     if level not in ("debug", "info", "warning", "error"):
@@ -101,6 +125,27 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("title", "feedsvc", "Site title, shown in every feed's title and on the home page.", _text),
     Setting("language", "en", "Language of the feeds (an RFC 5646 tag such as en or en-GB).", _text),
     Setting("log_level", "info", "Logging level: debug, info, warning or error.", _log_level),
+    Setting(
+        "watch",
+        "auto",
+        "Watch the content folder and publish changes live: auto (OS file events), "
+        "poll (for network and shared volumes) or off.",
+        _watch,
+    ),
+    Setting(
+        "api_token",
+        None,
+        "Bearer token for the write API (/api/articles). Unset: the API is off and the service is read-only.",
+        _token,
+    ),
+    Setting("api_max_bytes", 1048576, "Largest request body the write API accepts, in bytes.", _positive),
+    Setting(
+        "websub_hub",
+        (),
+        "WebSub hub URLs, comma-separated: feeds advertise them and the hubs are told when a feed changes. "
+        "Needs --base-url.",
+        _hubs,
+    ),
 )
 
 
@@ -115,6 +160,10 @@ class Settings:
     title: str = "feedsvc"
     language: str = "en"
     log_level: str = "info"
+    watch: str = "auto"
+    api_token: str | None = None
+    api_max_bytes: int = 1048576
+    websub_hub: tuple[str, ...] = ()
 
 
 def load_settings(given: Mapping[str, str | None], environ: Mapping[str, str]) -> Settings:
@@ -135,6 +184,8 @@ def load_settings(given: Mapping[str, str | None], environ: Mapping[str, str]) -
             raise ConfigError(f"{origin}: {exc}") from None
     settings = Settings(**values)
     check_content(settings.content)
+    if settings.websub_hub and not settings.base_url:
+        raise ConfigError("FEEDSVC_WEBSUB_HUB / --websub-hub: needs --base-url, the public URL hubs fetch feeds from")
     return settings
 
 

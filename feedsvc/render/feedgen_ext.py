@@ -30,9 +30,18 @@ class Link:
 
 
 class FeedsvcExtension(BaseExtension):  # type: ignore[misc]
-    """Feed level: nothing to add (feedgen already declares the atom prefix
-    in RSS, and in Atom it is the default namespace), but feedgen wants a
-    class per extension."""
+    """Feed level: WebSub hub links in RSS (feedgen writes only rel="self"
+    there). feedgen already declares the atom prefix in RSS; in Atom, hub
+    links are ordinary feed links."""
+
+    def __init__(self) -> None:
+        self.hubs: tuple[str, ...] = ()
+
+    def extend_rss(self, rss: Any) -> Any:
+        channel = rss[0]
+        for hub in self.hubs:
+            xml_elem(f"{{{ATOM_NS}}}link", channel, href=hub, rel="hub")
+        return rss
 
 
 class FeedsvcEntryExtension(BaseEntryExtension):  # type: ignore[misc]

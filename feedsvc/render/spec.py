@@ -22,6 +22,7 @@ class Site:
 
     title: str = "feedsvc"
     language: str = "en"
+    hubs: tuple[str, ...] = ()  # WebSub hubs every feed advertises
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,7 @@ class FeedSpec:
     site_title: str
     urls: Urls
     logo: Image | None = None
+    hubs: tuple[str, ...] = ()  # WebSub hubs
 
 
 def feed_spec(info: FeedInfo, site: Site, urls: Urls, extension: str, limit: int = DEFAULT_LIMIT) -> FeedSpec:
@@ -60,4 +62,5 @@ def feed_spec(info: FeedInfo, site: Site, urls: Urls, extension: str, limit: int
         site_title=site.title,
         urls=urls,
         logo=info.logo,
+        hubs=site.hubs,
     )

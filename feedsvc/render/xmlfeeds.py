@@ -68,6 +68,11 @@ def _feed(spec: FeedSpec, articles: Sequence[Article], rss: bool) -> FeedGenerat
     fg.subtitle(spec.description)
     fg.description(spec.description)
     fg.link(href=spec.self_url, rel="self", type=_self_type(rss))
+    if rss:
+        getattr(fg, NAMESPACE).hubs = spec.hubs
+    else:
+        for hub in spec.hubs:
+            fg.link(href=hub, rel="hub")
     fg.link(href=spec.alternate_url, rel="alternate", type="text/html")  # last: it is RSS <link>
     fg.language(spec.language)
     fg.author(name=spec.site_title, uri=spec.urls.home())

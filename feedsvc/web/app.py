@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from feedsvc.index import FeedRef
+from feedsvc.live.watcher import watch
+from feedsvc.live.websub import HubNotifier
+from feedsvc.render import FORMATS
 from feedsvc.settings import Settings
+from feedsvc.urls import Urls
 from feedsvc.web.routes import ROUTES
 from feedsvc.web.service import FeedService
+
+log = logging.getLogger(__name__)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -23,7 +35,42 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(settings: Settings, service: FeedService | None = None) -> Starlette:
-    """Given settings (and optionally a ready service), return the ASGI app."""
-    app = Starlette(routes=ROUTES, exception_handlers={HTTPException: http_error})
-    app.state.service = service or FeedService.from_settings(settings)
+    """Given settings (and optionally a ready service), return the ASGI app.
+
+    The content folder is loaded here, before the server binds, so a broken
+    configuration fails at start-up. The watcher and the WebSub notifier
+    run for the lifetime of the server.
+    """
+    service = service or FeedService.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        app.state.ready = asyncio.Event()
+        tasks = []
+        if settings.websub_hub:
+            notifier = HubNotifier(settings.websub_hub, topic_urls(settings))
+            service.publisher.listeners.append(notifier.on_index_change)
+            tasks.append(asyncio.create_task(notifier.run(stop)))
+        if settings.watch != "off":
+            tasks.append(asyncio.create_task(watch(service.publisher, settings.watch, stop, app.state.ready)))
+        else:
+            app.state.ready.set()
+        try:
+            yield
+        finally:
+            stop.set()
+            await asyncio.wait(tasks, timeout=5)
+            for task in tasks:
+                task.cancel()
+
+    app = Starlette(routes=ROUTES, exception_handlers={HTTPException: http_error}, lifespan=lifespan)
+    app.state.service = service
     return app
+
+
+def topic_urls(settings: Settings) -> Callable[[FeedRef], list[str]]:
+    """The URLs a WebSub hub knows a feed by: its default URL in every format."""
+    assert settings.base_url is not None  # load_settings insists when hubs are set
+    urls = Urls(settings.base_url)
+    return lambda ref: [urls.feed(ref, extension) for extension in FORMATS]

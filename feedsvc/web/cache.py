@@ -9,7 +9,7 @@ found again; it simply ages out of the LRU.
 from __future__ import annotations
 
 import gzip
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -87,10 +87,19 @@ class ResponseCache:
         self._cache_control = cache_control
         self.stats = CacheStats()
 
-    def get(self, slot: Hashable, revision: Hashable, render: Callable[[], bytes], content_type: str) -> Rendered:
+    def get(
+        self,
+        slot: Hashable,
+        revision: Hashable,
+        render: Callable[[], bytes],
+        content_type: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> Rendered:
         """Return the cached response for (slot, revision), rendering it on a miss.
 
-        A hit does no rendering, no compression and no hashing.
+        ``headers`` are extra response headers; like the body, they must be
+        determined by the slot and revision. A hit does no rendering, no
+        compression and no hashing.
         """
         key = (slot, revision)
         entry = self._entries.get(key)
@@ -98,7 +107,7 @@ class ResponseCache:
             self.stats.hits += 1
             return entry
         self.stats.renders += 1
-        entry = self._build(slot, render(), content_type)
+        entry = self._build(slot, render(), content_type, headers or {})
         if entry.size <= self._entries.maxsize:  # larger than the whole budget: serve, don't keep
             self._entries[key] = entry
         return entry
@@ -110,10 +119,11 @@ class ResponseCache:
     def current_bytes(self) -> int:
         return int(self._entries.currsize)
 
-    def _build(self, slot: Hashable, body: bytes, content_type: str) -> Rendered:
+    def _build(self, slot: Hashable, body: bytes, content_type: str, headers: Mapping[str, str]) -> Rendered:
         etag = strong_etag(body)
         last_modified = self._clock.stamp(slot, etag)
         common = {
+            **headers,
             "Cache-Control": self._cache_control,
             "ETag": etag,
             "Last-Modified": http_date(last_modified),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from feedsvc.index import ALL, FeedKind, FeedRef, Index
-from feedsvc.loader import Skipped, load_folder
+from feedsvc.live.publisher import Publisher
 from feedsvc.render import FeedFormat
 from feedsvc.render.home import render_home
 from feedsvc.render.opml import render_opml
@@ -40,19 +40,24 @@ HOME = Page("home", "text/html; charset=utf-8")
 
 
 class FeedService:
-    def __init__(self, settings: Settings, index: Index, skipped: Sequence[Skipped] = (), clock: Clock = utc_now):
+    def __init__(self, settings: Settings, publisher: Publisher, clock: Clock = utc_now):
         self.settings = settings
-        self.index = index
-        self.skipped = list(skipped)
-        self.site = Site(settings.title, settings.language)
+        self.publisher = publisher
+        self.site = Site(settings.title, settings.language, settings.websub_hub)
         self.cache = ResponseCache(settings.cache_mb * MIB, f"public, max-age={settings.max_age}", clock)
+
+    @property
+    def index(self) -> Index:
+        """The current snapshot. Read it once per response: it may be replaced at any time."""
+        return self.publisher.index
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FeedService:
         """Load the content folder and build the index."""
         started = time.perf_counter()
-        loaded = load_folder(settings.content)
-        index = Index(loaded.articles, skipped_count=len(loaded.skipped))
+        publisher = Publisher(settings.content)
+        loaded = publisher.load()
+        index = publisher.index
         log.info(
             "loaded %d articles (%d published, %d unpublished), %d files skipped, from %s in %.2fs",
             len(loaded.articles),
@@ -62,7 +67,7 @@ class FeedService:
             settings.content,
             time.perf_counter() - started,
         )
-        return cls(settings, index, loaded.skipped)
+        return cls(settings, publisher)
 
     def feed(self, ref: FeedRef, fmt: FeedFormat, limit: int, base_url: str) -> Rendered | None:
         """The rendered feed, or None when the index has no such feed."""
@@ -71,12 +76,22 @@ class FeedService:
         if info is None:
             return None
 
+        urls = Urls(base_url)
+
         def render() -> bytes:
-            spec = feed_spec(info, self.site, Urls(base_url), fmt.extension, limit)
+            spec = feed_spec(info, self.site, urls, fmt.extension, limit)
             return fmt.render(spec, index.select(ref, limit))
 
         slot = ("feed", ref, fmt.extension, limit, base_url)
-        return self.cache.get(slot, info.revision, render, fmt.content_type)
+        return self.cache.get(slot, info.revision, render, fmt.content_type, self._link_header(urls, ref, fmt, limit))
+
+    def _link_header(self, urls: Urls, ref: FeedRef, fmt: FeedFormat, limit: int) -> dict[str, str]:
+        """WebSub discovery in HTTP: the hubs and the feed's own URL (RFC 8288 Link)."""
+        if not self.site.hubs:
+            return {}
+        links = [f'<{hub}>; rel="hub"' for hub in self.site.hubs]
+        links.append(f'<{urls.feed(ref, fmt.extension, limit)}>; rel="self"')
+        return {"Link": ", ".join(links)}
 
     def page(self, page: Page, formats: Sequence[FeedFormat], base_url: str) -> Rendered:
         index = self.index

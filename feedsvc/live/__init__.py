@@ -1,0 +1,1 @@
+"""Live publishing: watching the content folder, applying changes, telling WebSub hubs."""

@@ -1,0 +1,158 @@
+"""Apply changed files to the index: the one code path for the watcher and the API.
+
+Given paths that may have changed, re-read only those files, build the next
+index snapshot with :meth:`Index.apply`, swap it in (readers keep rendering
+from the snapshot they started with), and tell listeners which feeds changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from starlette.concurrency import run_in_threadpool
+
+from feedsvc.index import Index, IndexDiff
+from feedsvc.loader import LoadResult, Signature, Skipped, article_paths, is_article_name, load_folder, read_file
+from feedsvc.model import Article
+
+log = logging.getLogger(__name__)
+
+# A file that fails to parse this soon after it was written may be caught
+# mid-write: retry it before calling it broken.
+FRESH_SECONDS = 2.0
+RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
+
+Listener = Callable[[Index, IndexDiff], None]
+
+
+class Publisher:
+    """Owns the index and the per-file state behind it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()  # watchers report absolute paths
+        self.index = Index([])
+        self.skipped: dict[str, Skipped] = {}
+        self.listeners: list[Listener] = []
+        self._signatures: dict[str, Signature] = {}
+        self._attempts: dict[str, int] = {}
+        self._lock = threading.Lock()  # one update at a time; readers never wait
+
+    def load(self) -> LoadResult:
+        """Read the whole folder (start-up); returns what was loaded."""
+        result = load_folder(self.root)
+        with self._lock:
+            self._signatures = dict(result.signatures)
+            self.skipped = {s.source: s for s in result.skipped}
+            self.index = Index(result.articles, skipped_count=len(self.skipped))
+        return result
+
+    def refresh(self, paths: Iterable[Path]) -> tuple[IndexDiff | None, list[Path]]:
+        """Re-read the given paths and publish what changed.
+
+        Returns the diff (None when nothing changed) and the paths to try
+        again shortly because they look caught mid-write.
+        """
+        with self._lock:
+            changes: dict[str, Article | None] = {}
+            retry: list[Path] = []
+            for path in self._expand(paths):
+                self._refresh_one(path, changes, retry)
+            if not changes:
+                return None, retry
+            index, diff = self.index.apply(changes, skipped_count=len(self.skipped))
+            self.index = index
+        log.info(
+            "published %d changed file(s): %d feed(s) revised, %d removed",
+            len(changes),
+            len(diff.revised),
+            len(diff.removed),
+        )
+        for listener in self.listeners:
+            try:
+                listener(index, diff)
+            except Exception:  # a listener must never break publishing
+                log.exception("listener failed")
+        return diff, retry
+
+    def changed_since_load(self) -> list[Path]:
+        """Every path whose state differs from what the index holds (a full stat scan)."""
+        with self._lock:
+            known = dict(self._signatures)
+        changed = []
+        seen = set()
+        for path in article_paths(self.root):
+            source = path.relative_to(self.root).as_posix()
+            seen.add(source)
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            if known.get(source) != (stat.st_mtime_ns, stat.st_size, stat.st_ino):
+                changed.append(path)
+        changed.extend(self.root / source for source in known.keys() - seen)
+        return changed
+
+    async def update(self, paths: Iterable[Path]) -> IndexDiff | None:
+        """Refresh off the event loop, then retry files caught mid-write."""
+        diff, retry = await run_in_threadpool(self.refresh, list(paths))
+        if retry:
+            asyncio.get_running_loop().create_task(self._retry(retry))
+        return diff
+
+    async def _retry(self, paths: list[Path]) -> None:
+        attempt = max(self._attempts.get(self._source(p), 1) for p in paths)
+        await asyncio.sleep(RETRY_DELAYS[min(attempt - 1, len(RETRY_DELAYS) - 1)])
+        await self.update(paths)
+
+    def _refresh_one(self, path: Path, changes: dict[str, Article | None], retry: list[Path]) -> None:
+        source = self._source(path)
+        loaded, signature = read_file(path, self.root) if path.is_file() else (None, None)
+        if loaded is None or signature is None:  # gone (or unreadable and gone)
+            if source in self._signatures or self.index.article(source) is not None:
+                self._signatures.pop(source, None)
+                self.skipped.pop(source, None)
+                changes[source] = None
+            return
+        if self._signatures.get(source) == signature and source not in self._attempts:
+            return  # this exact version is already published (e.g. by the API that wrote it)
+        if isinstance(loaded, Skipped):
+            attempts = self._attempts.get(source, 0) + 1
+            if attempts <= len(RETRY_DELAYS) and time.time() - signature[0] / 1e9 < FRESH_SECONDS:
+                self._attempts[source] = attempts
+                retry.append(path)
+                return
+            self._attempts.pop(source, None)
+            self._signatures[source] = signature
+            kept = self.index.article(source) is not None
+            reason = f"{loaded.reason} (still serving the previous version)" if kept else loaded.reason
+            self.skipped[source] = Skipped(source, reason)
+            log.warning("skipped %s: %s", source, reason)
+            return
+        self._attempts.pop(source, None)
+        self._signatures[source] = signature
+        self.skipped.pop(source, None)
+        changes[source] = loaded
+
+    def _expand(self, paths: Iterable[Path]) -> list[Path]:
+        """Turn changed paths into article files: a folder stands for everything
+        in it (a renamed or deleted folder, a git checkout)."""
+        expanded: dict[Path, None] = {}
+        for path in paths:
+            if path.is_dir():
+                expanded.update(dict.fromkeys(article_paths(path)))
+                prefix = f"{self._source(path)}/" if path != self.root else ""
+                expanded.update(dict.fromkeys(self.root / s for s in self._signatures if s.startswith(prefix)))
+            elif is_article_name(path, self.root):
+                expanded[path] = None
+            elif not path.exists():
+                prefix = f"{self._source(path)}/"
+                expanded.update(dict.fromkeys(self.root / s for s in self._signatures if s.startswith(prefix)))
+        return [p for p in expanded if is_article_name(p, self.root)]
+
+    def _source(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
