@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from feedsvc.api.routes import ROUTES as API_ROUTES
 from feedsvc.index import FeedRef
 from feedsvc.live.watcher import watch
 from feedsvc.live.websub import HubNotifier
@@ -64,7 +65,8 @@ def create_app(settings: Settings, service: FeedService | None = None) -> Starle
             for task in tasks:
                 task.cancel()
 
-    app = Starlette(routes=ROUTES, exception_handlers={HTTPException: http_error}, lifespan=lifespan)
+    routes = [*ROUTES, *API_ROUTES]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan)
     app.state.service = service
     return app
 

@@ -1,0 +1,1 @@
+"""The authenticated write API: publish, replace and retract articles over HTTP."""
