@@ -24,7 +24,10 @@ def build_parser() -> argparse.ArgumentParser:
         serve.add_argument(
             setting.flag, dest=setting.name, default=None, help=f"{setting.help} [{setting.env}; default: {default}]"
         )
-    check = commands.add_parser("check", help="report every article file that cannot be published")
+    check = commands.add_parser(
+        "check",
+        help="report every article file that cannot be published (exit 1) or is published with parts left out",
+    )
     check.add_argument("content", type=Path, help="the content folder")
     return parser
 
@@ -46,10 +49,15 @@ def check(content: Path) -> int:
     result = load_folder(content, log_skipped=False)  # printed below instead
     for skipped in result.skipped:
         print(skipped)
+    partial = [article for article in result.articles if article.warnings]
+    for article in partial:
+        for warning in article.warnings:
+            print(f"{article.source}: warning: {warning}")
     published = sum(1 for article in result.articles if article.published)
     print(
         f"{len(result.articles) + len(result.skipped)} files: {published} published, "
-        f"{len(result.articles) - published} unpublished, {len(result.skipped)} with problems",
+        f"{len(result.articles) - published} unpublished, {len(result.skipped)} skipped because of errors, "
+        f"{len(partial)} published with parts left out",
         file=sys.stderr,
     )
     return 1 if result.skipped else 0

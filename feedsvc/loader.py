@@ -86,6 +86,15 @@ def read_file(path: Path, root: Path) -> tuple[Article | Skipped, Signature | No
         return parse_article(text, source), signature
     except InvalidArticle as exc:
         return Skipped(source, str(exc)), signature
+    except Exception as exc:
+        log.exception("unexpected error parsing %s", source)
+        return Skipped(source, f"could not be parsed ({type(exc).__name__}: {exc})"), signature
+
+
+def log_warnings(article: Article) -> None:
+    """One log line per file whose article was published with parts left out."""
+    if article.warnings:
+        log.warning("published %s without: %s", article.source, "; ".join(str(w) for w in article.warnings))
 
 
 def load_folder(root: Path, log_skipped: bool = True) -> LoadResult:
@@ -103,5 +112,7 @@ def load_folder(root: Path, log_skipped: bool = True) -> LoadResult:
                 log.warning("skipped %s", loaded)
             result.skipped.append(loaded)
         else:
+            if log_skipped:
+                log_warnings(loaded)
             result.articles.append(loaded)
     return result

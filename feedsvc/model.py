@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something wrong in an article document: which field, why, and how bad.
+
+    An "error" keeps the article from being published; a "warning" means a
+    part of it (an image, a related link) was left out.
+    """
+
+    field: str
+    reason: str
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}" if self.field else self.reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,5 +78,7 @@ class Article:
     category: str = ""
     original_url: str = ""
     # The feed guid / Atom id: the URL, unless an earlier article already has
-    # that URL (see index.assign_guids). Set by the index, not by the file.
+    # that URL (see index._guids). Set by the index, not by the file.
     guid: str = ""
+    # Parts of the document that were left out, and why (not content).
+    warnings: tuple[Problem, ...] = field(default=(), compare=False)

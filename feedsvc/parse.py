@@ -1,51 +1,67 @@
 """Turn the text of one article file into an :class:`Article`, or a list of problems.
 
-Pure: no file system access, so the loader, the ``check`` command and (later)
-the write API all apply exactly the same rules.
+Pure: no file system access, so the loader, the ``check`` command and the
+write API all apply exactly the same rules.
+
+Two kinds of problem: an *error* (no title, no usable URL, no date) keeps
+the article out of the feeds; a *warning* (a broken image, a related link
+without a URL) drops that part and publishes the rest.
 """
 
 from __future__ import annotations
 
 import html
+import ipaddress
 import re
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import nh3
 import yaml
 from markdown_it import MarkdownIt
 
-from feedsvc.model import Article, Image, Provider, Related, Topic
+from feedsvc.model import Article, Image, Problem, Provider, Related, Topic
 from feedsvc.text import is_domain, slugify, xml_safe
 
-# The C loader is ~10x faster; both are "safe": they never build Python objects.
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+__all__ = ["InvalidArticle", "Problem", "article_from_mapping", "parse_article", "split_front_matter"]
 
-_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^---[ \t]*(?:\r?\n|\Z)(.*)\Z", re.DOTALL | re.MULTILINE)
+_Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):  # type: ignore[valid-type,misc]
+    """The C safe loader (never builds Python objects), reading YAML 1.1's
+    implicit booleans and numbers as the text they are.
+
+    Otherwise ``title: 12:30:00`` becomes 45000 (base 60), ``topics: [NO]``
+    becomes False and ``title: 1.10`` becomes 1.1. Dates and times stay
+    typed: they are what ``publishedDateTime`` holds.
+    """
+
+
+_TEXT_TAGS = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag not in _TEXT_TAGS]
+    for first, resolvers in _Base.yaml_implicit_resolvers.items()
+}
+
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)(.*)\Z", re.DOTALL | re.MULTILINE)
 _EMPTY_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n---[ \t]*(?:\r?\n|\Z)(.*)\Z", re.DOTALL)
-_URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
 _HTML_END_TAG = re.compile(r"</[A-Za-z][A-Za-z0-9]*\s*>")
+_LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,9}(?:\.0*)?")
+_TRUE, _FALSE = {"true", "yes", "on", "y"}, {"false", "no", "off", "n"}
+_KINDS = ("article", "video")
+_EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)  # "0001-01-01" is a placeholder, not a date
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _markdown = MarkdownIt("commonmark")
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One reason a document cannot be published: which field, and why."""
-
-    field: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.reason}" if self.field else self.reason
-
-
 class InvalidArticle(ValueError):
-    """Raised with every problem found in one document."""
+    """Raised with every problem found in one document (errors and warnings)."""
 
     def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("; ".join(str(p) for p in problems))
+        super().__init__("; ".join(str(p) for p in problems if p.severity == "error"))
         self.problems = problems
 
 
@@ -64,45 +80,54 @@ def split_front_matter(text: str) -> tuple[str, str]:
 def parse_article(text: str, source: str) -> Article:
     """Given the text of an article file, return the validated article."""
     front, body = split_front_matter(xml_safe(text.lstrip("\ufeff")))
+    return article_from_mapping(load_yaml(front), source, body)
+
+
+def load_yaml(front: str) -> dict[str, Any]:
+    """Given front matter, return its fields, or raise InvalidArticle saying why not."""
     try:
         data = yaml.load(front, Loader=_Loader)  # noqa: S506 - a safe loader, see _Loader
     except yaml.YAMLError as exc:
         raise InvalidArticle([Problem("", f"front matter is not valid YAML: {_yaml_reason(exc)}")]) from None
+    except (ValueError, RecursionError) as exc:  # e.g. a date the constructor cannot build
+        raise InvalidArticle([Problem("", f"front matter is not valid YAML: {exc}")]) from None
     if data is None:
-        data = {}
+        return {}
     if not isinstance(data, dict):
         raise InvalidArticle([Problem("", f"front matter must be a mapping of fields, not {_kind(data)}")])
-    return article_from_mapping(data, source, body)
+    return data
 
 
 def article_from_mapping(data: dict[str, Any], source: str, body: str = "") -> Article:
     """Given front-matter fields, return the article or raise every problem at once."""
     fields = _Fields(data)
     title = fields.text("title", required=True, plain=True)
-    web_url = fields.url("webUrl")
-    original_url = fields.url("originalUrl")
-    if not web_url and not original_url and "webUrl" not in fields.failed and "originalUrl" not in fields.failed:
-        fields.problem("webUrl", "missing: an article needs webUrl or originalUrl")
+    url = fields.article_url()
     published_at = fields.datetime("publishedDateTime", required=True)
-    updated_at = fields.datetime("updatedDateTime")
+    updated_at = fields.datetime("updatedDateTime", severity="warning")
+    kind = fields.text("type").lower() or "article"
+    if kind not in _KINDS:
+        fields.warn("type", f"{kind!r} is not one of {', '.join(_KINDS)}; treated as an article")
+        kind = "article"
     article = Article(
         source=source,
         title=title,
-        url=web_url or original_url,
+        url=url,
         published_at=published_at or _EPOCH,
-        updated_at=max(updated_at or published_at or _EPOCH, published_at or _EPOCH),
-        excerpt=fields.text("excerpt", plain=True),
-        kind=fields.text("type") or "article",
+        updated_at=max(updated_at or _EPOCH, published_at or _EPOCH),
+        excerpt=fields.text("excerpt", plain=True, severity="warning"),
+        kind=kind,
         published=fields.boolean("published", default=True),
-        provider=fields.provider("provider"),
+        provider=fields.provider(data.get("provider"), "provider"),
         topics=fields.topics("topics"),
-        images=fields.images("images"),
+        images=fields.images(data.get("images"), "images"),
         related=fields.related("related"),
-        body_html=render_markdown(body, web_url or original_url),
-        category=fields.text("category"),
-        original_url=original_url,
+        body_html=render_markdown(body, url),
+        category=fields.text("category", severity="warning"),
+        original_url=fields.url(data.get("originalUrl"), "originalUrl", severity="warning"),
+        warnings=tuple(p for p in fields.problems if p.severity == "warning"),
     )
-    if fields.problems:
+    if any(p.severity == "error" for p in fields.problems):
         raise InvalidArticle(fields.problems)
     return article
 
@@ -118,7 +143,10 @@ def render_markdown(body: str, base_url: str = "") -> str:
     rendered = _markdown.render(body)
     # nh3 (ammonia) drops scripts, event handlers and unsafe URL schemes.
     if base_url:
-        return nh3.clean(rendered, url_relative=("rewrite_with_base", base_url)).strip()
+        try:
+            return nh3.clean(rendered, url_relative=("rewrite_with_base", base_url)).strip()
+        except ValueError:  # a base its URL parser refuses: drop relative URLs instead
+            pass
     return nh3.clean(rendered, url_relative="deny").strip()
 
 
@@ -130,10 +158,56 @@ def plain_text(value: str) -> str:
     """
     if _HTML_END_TAG.search(value):
         value = nh3.clean(value, tags=set())  # keeps the text, drops the tags
-    return " ".join(html.unescape(value).split())
+    return " ".join(xml_safe(html.unescape(value)).split())
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+def normalize_url(raw: str) -> str | None:
+    """Given a URL as written, return it as an absolute http(s) URI, or None.
+
+    International host names become punycode, characters URIs do not allow
+    (spaces, non-ASCII, a stray "%" or a second "#") are percent-encoded,
+    valid escapes are kept.
+    """
+    try:
+        parts = urlsplit(raw.strip())
+        port = parts.port
+        host = parts.hostname
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host or any(c.isspace() for c in parts.netloc):
+        return None
+    host = _ascii_host(host)
+    if host is None:
+        return None
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    if parts.username or parts.password:
+        return None  # credentials do not belong in a published URL
+    path = _encode(parts.path or "/", "/:@!$&'()*+,;=~")
+    query = _encode(parts.query, "/?:@!$&'()*+,;=~")
+    fragment = _encode(parts.fragment, "/?:@!$&'()*+,;=~")
+    return urlunsplit((parts.scheme.lower(), netloc, path, query, fragment))
+
+
+def _encode(component: str, safe: str) -> str:
+    return quote(_LONE_PERCENT.sub("%25", component), safe=safe + "%")
+
+
+def _ascii_host(host: str) -> str | None:
+    if ":" in host or re.fullmatch(r"[0-9.]+", host):
+        try:
+            return str(ipaddress.ip_address(host))
+        except ValueError:
+            return None
+    try:
+        ascii_host = host.encode("idna").decode("ascii").lower()
+        for label in ascii_host.split("."):
+            if label.startswith("xn--"):
+                label.encode("ascii").decode("idna")  # refuses broken punycode
+    except UnicodeError:
+        return None
+    return ascii_host if is_domain(ascii_host.rstrip(".")) else None
 
 
 class _Fields:
@@ -142,155 +216,178 @@ class _Fields:
     def __init__(self, data: dict[str, Any]) -> None:
         self.data = data
         self.problems: list[Problem] = []
-        self.failed: set[str] = set()
 
-    def problem(self, name: str, reason: str) -> None:
-        self.failed.add(name)
-        self.problems.append(Problem(name, reason))
+    def problem(self, name: str, reason: str, severity: str = "error") -> None:
+        self.problems.append(Problem(name, reason, severity))
+
+    def warn(self, name: str, reason: str) -> None:
+        self.problem(name, reason, "warning")
 
     def text(
-        self, name: str, required: bool = False, data: dict[str, Any] | None = None, path: str = "", plain: bool = False
+        self,
+        name: str,
+        required: bool = False,
+        data: dict[str, Any] | None = None,
+        path: str = "",
+        plain: bool = False,
+        severity: str = "error",
     ) -> str:
         value = (self.data if data is None else data).get(name)
         label = path or name
-        if value is None or (isinstance(value, str) and not value.strip()):
-            if required:
-                self.problem(label, "missing")
+        if value is not None and not isinstance(value, (str, date)):
+            self.problem(label, f"must be text, not {_kind(value)}", severity)
             return ""
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            self.problem(label, f"must be text, not {_kind(value)}")
-            return ""
-        text = xml_safe(str(value)).strip()
-        return plain_text(text) if plain else text
+        text = xml_safe(str(value)).strip() if value is not None else ""
+        if plain:
+            text = plain_text(text)
+        if not text and required:
+            self.problem(label, "missing" if value is None else "empty")
+        return text
 
-    def url(self, name: str, data: dict[str, Any] | None = None, path: str = "", required: bool = False) -> str:
-        raw = self.text(name, required=required, data=data, path=path)
-        if not raw:
-            return ""
-        parts = urlsplit(raw)
-        if (
-            parts.scheme.lower() not in ("http", "https")
-            or not parts.hostname
-            or any(c.isspace() for c in parts.netloc)
-        ):
-            self.problem(path or name, f"not an absolute http(s) URL: {raw[:200]!r}")
-            return ""
-        # Percent-encode what RSS (URIs, not IRIs) does not allow, such as
-        # spaces and non-ASCII in a path; leave valid escapes and the rest alone.
-        return quote(raw, safe=_URL_SAFE)
-
-    def datetime(
-        self, name: str, required: bool = False, data: dict[str, Any] | None = None, path: str = ""
-    ) -> datetime | None:
-        value = (self.data if data is None else data).get(name)
-        label = path or name
+    def url(self, value: Any, label: str, severity: str = "error", required: bool = False) -> str:
         if value is None or value == "":
             if required:
-                self.problem(label, "missing")
+                self.problem(label, "missing", severity)
+            return ""
+        if not isinstance(value, str):
+            self.problem(label, f"must be a URL, not {_kind(value)}", severity)
+            return ""
+        url = normalize_url(xml_safe(value))
+        if url is None:
+            self.problem(label, f"not an absolute http(s) URL: {value[:200]!r}", severity)
+            return ""
+        return url
+
+    def article_url(self) -> str:
+        """webUrl, else originalUrl; one bad one is only a warning when the other works."""
+        web = self.data.get("webUrl")
+        original = self.data.get("originalUrl")
+        if web in (None, "") and original in (None, ""):
+            self.problem("webUrl", "missing: an article needs webUrl or originalUrl")
+            return ""
+        has_original = original not in (None, "") and normalize_url(str(original)) is not None
+        url = self.url(web, "webUrl", "warning" if has_original else "error")
+        if url:
+            return url
+        return self.url(original, "originalUrl", "error")
+
+    def datetime(self, name: str, required: bool = False, severity: str = "error") -> datetime | None:
+        value = self.data.get(name)
+        if value is None or value == "":
+            if required:
+                self.problem(name, "missing")
             return None
         parsed = _to_datetime(value)
         if parsed is None:
             self.problem(
-                label, f"not a date and time (expected ISO 8601 like 2022-05-12T15:09:00Z): {str(value)[:100]!r}"
+                name, f"not a date and time (expected ISO 8601 like 2022-05-12T15:09:00Z): {value!s:.100}", severity
             )
+        elif parsed < _EARLIEST:
+            self.problem(name, f"{parsed.date()} is not a plausible publication date", severity)
+            return None
         return parsed
 
     def boolean(self, name: str, default: bool) -> bool:
         value = self.data.get(name)
         if value is None:
             return default
-        if not isinstance(value, bool):
-            self.problem(name, f"must be true or false, not {value!r:.50}")
-            return default
-        return value
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
+        self.problem(name, f"must be true or false, not {value!r:.50}")
+        return default
 
     def integer(self, value: Any, label: str) -> int | None:
         if value is None or value == "":
             return None
-        if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
-            self.problem(label, f"must be a whole number, not {str(value)[:50]!r}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float, str))
+            or not _WHOLE_NUMBER.fullmatch(str(value))
+        ):
+            self.warn(label, f"must be a whole number, not {str(value)[:50]!r}; left out")
             return None
-        return int(value)
+        return int(float(value)) or None
 
-    def items(self, name: str, data: dict[str, Any] | None = None, path: str = "") -> list[Any]:
-        value = (self.data if data is None else data).get(name)
+    def items(self, value: Any, label: str) -> list[Any]:
         if value is None:
             return []
         if not isinstance(value, list):
-            self.problem(path or name, f"must be a list, not {_kind(value)}")
+            self.warn(label, f"must be a list, not {_kind(value)}; left out")
             return []
         return value
 
-    def mapping(self, value: Any, label: str) -> dict[str, Any] | None:
-        if not isinstance(value, dict):
-            self.problem(label, f"must be a mapping of fields, not {_kind(value)}")
-            return None
-        return value
-
     def topics(self, name: str) -> tuple[Topic, ...]:
+        value = self.data.get(name)
+        if isinstance(value, str):
+            value = [value]  # "topics: AI" means one topic
         topics: dict[str, Topic] = {}
-        for i, value in enumerate(self.items(name)):
+        for i, item in enumerate(self.items(value, name)):
             label = f"{name}[{i}]"
-            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-                self.problem(label, f"must be text, not {_kind(value)}")
+            if not isinstance(item, (str, date)):
+                self.warn(label, f"must be text, not {_kind(item)}; left out")
                 continue
-            topic_name = plain_text(xml_safe(str(value)))
+            topic_name = plain_text(str(item))
             slug = slugify(topic_name)
             if not slug:
-                self.problem(label, f"{topic_name!r} has no letters a-z or digits to make a feed URL from")
+                self.warn(label, f"{topic_name!r} has no letters a-z or digits to make a feed URL from; left out")
                 continue
             topics.setdefault(slug, Topic(topic_name, slug))  # one topic listed twice counts once
         return tuple(topics.values())
 
-    def images(self, name: str, data: dict[str, Any] | None = None, path: str = "") -> tuple[Image, ...]:
+    def images(self, value: Any, prefix: str) -> tuple[Image, ...]:
         images = []
-        prefix = path or name
-        for i, value in enumerate(self.items(name, data, prefix)):
+        for i, item in enumerate(self.items(value, prefix)):
             label = f"{prefix}[{i}]"
-            image = self.mapping(value, label)
-            if image is None:
+            if not isinstance(item, dict):
+                self.warn(label, f"must be a mapping with a url, not {_kind(item)}; left out")
                 continue
-            url = self.url("url", image, f"{label}.url", required=True)
-            width = self.integer(image.get("width"), f"{label}.width")
-            height = self.integer(image.get("height"), f"{label}.height")
+            url = self.url(item.get("url"), f"{label}.url", "warning", required=True)
             if url:
-                images.append(Image(url, width or None, height or None))
+                width = self.integer(item.get("width"), f"{label}.width")
+                height = self.integer(item.get("height"), f"{label}.height")
+                images.append(Image(url, width, height))
         return tuple(images)
 
-    def provider(self, name: str, data: dict[str, Any] | None = None, path: str = "") -> Provider | None:
-        value = (self.data if data is None else data).get(name)
-        label = path or name
+    def provider(self, value: Any, label: str) -> Provider | None:
         if value is None:
             return None
-        provider = self.mapping(value, label)
-        if provider is None:
+        if not isinstance(value, dict):
+            self.warn(label, f"must be a mapping with name and domain, not {_kind(value)}; left out")
             return None
-        domain = self.text("domain", data=provider, path=f"{label}.domain").lower().rstrip(".")
-        if domain and not is_domain(domain):
-            self.problem(f"{label}.domain", f"not a domain name: {domain[:100]!r}")
-            domain = ""
-        display = self.text("name", data=provider, path=f"{label}.name", plain=True) or domain
-        images = self.images("images", provider, f"{label}.images")
+        domain = self.text("domain", data=value, path=f"{label}.domain", severity="warning").lower().rstrip(".")
+        if domain:
+            ascii_domain = _ascii_host(domain)
+            if ascii_domain is None or not is_domain(ascii_domain):
+                self.warn(f"{label}.domain", f"not a domain name: {domain[:100]!r}; no provider feed")
+                domain = ""
+            else:
+                domain = ascii_domain
+        display = self.text("name", data=value, path=f"{label}.name", plain=True, severity="warning") or domain
+        images = self.images(value.get("images"), f"{label}.images")
         if not display:
             return None
         return Provider(display, domain, images)
 
     def related(self, name: str) -> tuple[Related, ...]:
         related = []
-        for i, value in enumerate(self.items(name)):
+        for i, item in enumerate(self.items(self.data.get(name), name)):
             label = f"{name}[{i}]"
-            item = self.mapping(value, label)
-            if item is None:
+            if not isinstance(item, dict):
+                self.warn(label, f"must be a mapping, not {_kind(item)}; left out")
                 continue
-            title = self.text("title", required=True, data=item, path=f"{label}.title", plain=True)
-            url = self.url("webUrl", item, f"{label}.webUrl") or self.url("originalUrl", item, f"{label}.originalUrl")
-            if not url and f"{label}.webUrl" not in self.failed and f"{label}.originalUrl" not in self.failed:
-                self.problem(f"{label}.webUrl", "missing")
-            published = self.datetime("publishedDateTime", data=item, path=f"{label}.publishedDateTime")
-            provider = self.provider("provider", item, f"{label}.provider")
-            excerpt = self.text("excerpt", data=item, path=f"{label}.excerpt", plain=True)
-            if title and url:
-                related.append(Related(title, url, excerpt, published, provider))
+            title = self.text("title", data=item, path=f"{label}.title", plain=True, severity="warning")
+            url = self.url(item.get("webUrl"), f"{label}.webUrl", "warning") or self.url(
+                item.get("originalUrl"), f"{label}.originalUrl", "warning"
+            )
+            if not title or not url:
+                self.warn(label, "needs a title and a webUrl; left out")
+                continue
+            when = _to_datetime(item.get("publishedDateTime"))
+            provider = self.provider(item.get("provider"), f"{label}.provider")
+            excerpt = self.text("excerpt", data=item, path=f"{label}.excerpt", plain=True, severity="warning")
+            related.append(Related(title, url, excerpt, when if when and when >= _EARLIEST else None, provider))
         return tuple(related)
 
 

@@ -6,11 +6,14 @@ Bad configuration stops start-up with a message naming the setting.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from feedsvc.text import xml_safe
 
 
 class ConfigError(ValueError):
@@ -64,8 +67,18 @@ def _positive(value: str) -> int:
 def _base_url(value: str) -> str | None:
     if not value:
         return None
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+    try:
+        parts = urlsplit(value)
+        valid_port = parts.port is None or parts.port > 0
+    except ValueError:
+        valid_port = False
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or not valid_port
+        or any(c in value for c in '?# \t\n\\"<>')
+        or parts.username
+    ):
         raise ValueError(
             f"must be an absolute http(s) URL without query or fragment, like https://feeds.example.com, not {value!r}"
         )
@@ -75,7 +88,15 @@ def _base_url(value: str) -> str | None:
 def _text(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty")
+    if xml_safe(value) != value:
+        raise ValueError("must not contain control characters")
     return value.strip()
+
+
+def _language(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*", value):
+        raise ValueError(f"must be a language tag such as en or en-GB, not {value!r}")
+    return value
 
 
 def _watch(value: str) -> str:
@@ -123,7 +144,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_age", 300, "Cache-Control max-age of feeds, in seconds.", _non_negative),
     Setting("cache_mb", 64, "Memory budget of the rendered-feed cache, in MiB.", _positive),
     Setting("title", "feedsvc", "Site title, shown in every feed's title and on the home page.", _text),
-    Setting("language", "en", "Language of the feeds (an RFC 5646 tag such as en or en-GB).", _text),
+    Setting("language", "en", "Language of the feeds (an RFC 5646 tag such as en or en-GB).", _language),
     Setting("log_level", "info", "Logging level: debug, info, warning or error.", _log_level),
     Setting(
         "watch",

@@ -70,7 +70,7 @@ def test_check_command_lists_problems_and_fails(capsys: pytest.CaptureFixture[st
     assert main(["check", str(MIXED)]) == 1
     out, err = capsys.readouterr()
     assert sorted(line.split(":")[0] for line in out.splitlines()) == sorted(EXPECTED_SKIPS)
-    assert "6 with problems" in err
+    assert "6 skipped because of errors" in err
 
 
 def test_check_command_passes_on_clean_folder(capsys: pytest.CaptureFixture[str]):

@@ -52,29 +52,118 @@ def test_parse_falls_back_to_original_url():
     ("fields", "expected"),
     [
         pytest.param({"title": None}, "title: missing", id="no-title"),
-        pytest.param({"title": "   "}, "title: missing", id="blank-title"),
+        pytest.param({"title": "   "}, "title: empty", id="blank-title"),
+        pytest.param({"title": "<b></b>"}, "title: empty", id="title-only-markup"),
+        pytest.param({"title": "&nbsp;"}, "title: empty", id="title-only-entity"),
         pytest.param({"webUrl": None}, "webUrl: missing: an article needs webUrl or originalUrl", id="no-url"),
         pytest.param({"publishedDateTime": None}, "publishedDateTime: missing", id="no-date"),
         pytest.param({"publishedDateTime": "last tuesday"}, "publishedDateTime: not a date", id="bad-date"),
-        pytest.param({"webUrl": "javascript:alert(1)"}, "webUrl: not an absolute http(s) URL", id="js-url"),
-        pytest.param({"topics": "AI"}, "topics: must be a list", id="topics-not-list"),
-        pytest.param({"topics": ["!!!"]}, "topics[0]: '!!!' has no letters", id="topic-no-slug"),
-        pytest.param({"images": [{"width": 3}]}, "images[0].url: missing", id="image-no-url"),
-        pytest.param({"images": [{"url": "https://x.org/a.png", "width": "wide"}]}, "images[0].width", id="bad-width"),
         pytest.param(
-            {"provider": {"name": "X", "domain": "not a domain"}}, "provider.domain: not a domain", id="bad-domain"
+            {"publishedDateTime": "0001-01-01T00:00:00Z"},
+            "publishedDateTime: 0001-01-01 is not a plausible",
+            id="year-1",
         ),
-        pytest.param({"related": [{"title": "R"}]}, "related[0].webUrl: missing", id="related-no-url"),
-        pytest.param({"published": "yes"}, "published: must be true or false", id="published-not-bool"),
+        pytest.param({"webUrl": "javascript:alert(1)"}, "webUrl: not an absolute http(s) URL", id="js-url"),
+        pytest.param({"webUrl": "http://[oops/x"}, "webUrl: not an absolute http(s) URL", id="broken-ipv6"),
+        pytest.param({"webUrl": "https://e.com:99999/"}, "webUrl: not an absolute http(s) URL", id="bad-port"),
+        pytest.param({"webUrl": "http://1.2.3.999/"}, "webUrl: not an absolute http(s) URL", id="bad-ipv4"),
+        pytest.param({"webUrl": "http://xn--zz.com/"}, "webUrl: not an absolute http(s) URL", id="bad-punycode"),
+        pytest.param({"published": "maybe"}, "published: must be true or false", id="published-not-bool"),
     ],
 )
 def test_parse_rejects_with_field_and_reason(fields: dict[str, object], expected: str):
     assert any(problem.startswith(expected) for problem in problems(article(**fields))), problems(article(**fields))
 
 
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        pytest.param({"topics": ["!!!"]}, "topics[0]: '!!!' has no letters", id="topic-no-slug"),
+        pytest.param({"topics": {"a": "b"}}, "topics: must be a list", id="topics-not-list"),
+        pytest.param({"images": [{"width": 3}]}, "images[0].url: missing", id="image-no-url"),
+        pytest.param({"images": [{"url": "https://x.org/a.png", "width": "wide"}]}, "images[0].width", id="bad-width"),
+        pytest.param({"images": [{"url": "https://x.org/a.png", "width": "²"}]}, "images[0].width", id="unicode-digit"),
+        pytest.param(
+            {"provider": {"name": "X", "domain": "not a domain"}}, "provider.domain: not a domain", id="bad-domain"
+        ),
+        pytest.param({"provider": "Reuters"}, "provider: must be a mapping", id="provider-string"),
+        pytest.param({"related": [{"title": "R"}]}, "related[0]: needs a title and a webUrl", id="related-no-url"),
+        pytest.param(
+            {"webUrl": "javascript:x", "originalUrl": "https://e.org/o"},
+            "webUrl: not an absolute",
+            id="web-bad-original-ok",
+        ),
+        pytest.param({"type": "podcast"}, "type: 'podcast' is not one of", id="unknown-type"),
+    ],
+)
+def test_parse_warns_and_publishes_the_rest(fields: dict[str, object], expected: str):
+    parsed = parse(article(**fields))
+    warnings = [str(w) for w in parsed.warnings]  # type: ignore[attr-defined]
+    assert any(w.startswith(expected) for w in warnings), warnings
+
+
+def test_parse_partial_article_keeps_its_good_parts():
+    parsed = parse(article(images=[{"url": "https://x.org/ok.png"}, {"width": 3}], topics=["AI", "!!!"]))
+    assert [i.url for i in parsed.images] == ["https://x.org/ok.png"]  # type: ignore[attr-defined]
+    assert [t.slug for t in parsed.topics] == ["ai"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("yaml_value", "expected"),
+    [
+        ("12:30:00", "12:30:00"),
+        ("1.10", "1.10"),
+        ("012", "012"),
+        ("0x1F", "0x1F"),
+        ("NO", "NO"),
+        ("2022-05-12", "2022-05-12"),
+    ],
+)
+def test_parse_yaml_scalars_stay_the_text_that_was_written(yaml_value: str, expected: str):
+    text = (
+        f"---\ntitle: {yaml_value}\nwebUrl: https://e.org/\n"
+        f"publishedDateTime: 2024-01-01T00:00:00Z\ntopics: [{yaml_value}]\n---\n"
+    )
+    parsed = parse(text)
+    assert parsed.title == expected  # type: ignore[attr-defined]
+    assert [t.name for t in parsed.topics] == [expected]  # type: ignore[attr-defined]
+
+
+def test_parse_yaml_booleans_and_numbers_still_work_where_expected():
+    text = (
+        "---\ntitle: t\nwebUrl: https://e.org/\npublishedDateTime: 2024-01-01T00:00:00Z\npublished: no\n"
+        "images:\n  - url: https://e.org/a.png\n    width: 1280.0\n    height: 720\n---\n"
+    )
+    parsed = parse(text)
+    assert parsed.published is False  # type: ignore[attr-defined]
+    assert (parsed.images[0].width, parsed.images[0].height) == (1280, 720)  # type: ignore[attr-defined]
+
+
+def test_parse_huge_numbers_are_just_text():
+    text = f"---\ntitle: t\nwebUrl: https://e.org/\npublishedDateTime: 2024-01-01T00:00:00Z\nn: {'9' * 5000}\n---\n"
+    assert parse(text).title == "t"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://bücher.de/straße", "https://xn--bcher-kva.de/stra%C3%9Fe"),
+        ("https://e.com/100%", "https://e.com/100%25"),
+        ("https://e.com/a%20b", "https://e.com/a%20b"),
+        ("https://e.com/f#a#b", "https://e.com/f#a%23b"),
+        ("HTTPS://E.COM", "https://e.com/"),
+        ("https://e.com/q?a=1&b=x y", "https://e.com/q?a=1&b=x%20y"),
+    ],
+)
+def test_parse_urls_are_normalised(url: str, expected: str):
+    assert parse(article(webUrl=url)).url == expected  # type: ignore[attr-defined]
+
+
 def test_parse_reports_every_problem_at_once():
-    found = problems(article(title=None, publishedDateTime=None, webUrl=None))
-    assert len(found) == 3
+    with pytest.raises(InvalidArticle) as info:
+        parse(article(title=None, publishedDateTime=None, webUrl=None, images=[{"width": 1}]))
+    assert [p.severity for p in info.value.problems].count("error") == 3
+    assert [p.severity for p in info.value.problems].count("warning") == 1
 
 
 def test_parse_rejects_yaml_that_would_build_python_objects():
@@ -166,3 +255,8 @@ def test_parse_relative_urls_in_the_body_resolve_against_the_article():
 def test_parse_spaces_and_unicode_in_urls_are_percent_encoded():
     parsed = parse(article(webUrl="https://example.org/a b/ü?x=1&y=2"))
     assert parsed.url == "https://example.org/a%20b/%C3%BC?x=1&y=2"  # type: ignore[attr-defined]
+
+
+def test_parse_relative_urls_survive_a_base_the_sanitiser_refuses():
+    parsed = parse(article(webUrl="https://e.org/x"), body="[a](other)\n")
+    assert "<a" in parsed.body_html  # type: ignore[attr-defined]

@@ -86,7 +86,12 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def article_response(article: Article, base: str, status: int = 200) -> JSONResponse:
-    return JSONResponse({"article": article_json(article), "feeds": feed_urls(article, base)}, status, NO_STORE)
+    body = {
+        "article": article_json(article),
+        "feeds": feed_urls(article, base),
+        "warnings": problems_json(list(article.warnings))["problems"],
+    }
+    return JSONResponse(body, status, NO_STORE)
 
 
 async def put_article(request: Request) -> Response:
@@ -174,7 +179,7 @@ async def openapi(request: Request) -> Response:
 
 
 def _limit(value: str) -> int:
-    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_LIMIT:
+    if not (value.isascii() and value.isdigit() and len(value) <= 4) or not 1 <= int(value) <= MAX_LIMIT:
         raise HTTPException(400, f"limit: must be a whole number from 1 to {MAX_LIMIT}")
     return int(value)
 

@@ -17,7 +17,16 @@ from pathlib import Path
 from starlette.concurrency import run_in_threadpool
 
 from feedsvc.index import Index, IndexDiff
-from feedsvc.loader import LoadResult, Signature, Skipped, article_paths, is_article_name, load_folder, read_file
+from feedsvc.loader import (
+    LoadResult,
+    Signature,
+    Skipped,
+    article_paths,
+    is_article_name,
+    load_folder,
+    log_warnings,
+    read_file,
+)
 from feedsvc.model import Article
 
 log = logging.getLogger(__name__)
@@ -136,6 +145,7 @@ class Publisher:
         self._attempts.pop(source, None)
         self._signatures[source] = signature
         self.skipped.pop(source, None)
+        log_warnings(loaded)
         changes[source] = loaded
 
     def _expand(self, paths: Iterable[Path]) -> list[Path]:

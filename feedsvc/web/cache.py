@@ -131,8 +131,10 @@ class ResponseCache:
         }
         extra = {
             "X-Content-Type-Options": "nosniff",
-            # Public feeds: let browser-based readers fetch them cross-origin.
+            # Public feeds: let browser-based readers fetch them cross-origin,
+            # and read the validators they need to poll cheaply.
             "Access-Control-Allow-Origin": "*",
+            "Access-Control-Expose-Headers": "ETag, Last-Modified, Link",
         }
         identity = Variant(body, {**common, **extra, "Content-Type": content_type}, common)
         compressed = gzip.compress(body, compresslevel=6, mtime=0)  # mtime=0: same bytes, same gzip

@@ -19,7 +19,10 @@ from feedsvc.web.conditional import accepts_gzip, is_not_modified
 from feedsvc.web.service import HOME, OPML, FeedService
 
 # A Host header is echoed into every absolute URL; refuse anything that is not host[:port].
-_HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
+_HOST = re.compile(
+    r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\[[0-9a-f:.]+\])"
+    r"(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?$"
+)
 
 
 def parse_limit(query: Mapping[str, str], given: list[str]) -> int:
@@ -29,7 +32,7 @@ def parse_limit(query: Mapping[str, str], given: list[str]) -> int:
     if len(given) > 1:
         raise HTTPException(400, "limit: give it once, e.g. ?limit=20")
     value = given[0]
-    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_LIMIT:
+    if not (value.isascii() and value.isdigit() and len(value) <= 4) or not 1 <= int(value) <= MAX_LIMIT:
         raise HTTPException(400, f"limit: must be a whole number from 1 to {MAX_LIMIT}, not {value[:40]!r}")
     return int(value)
 
@@ -38,8 +41,8 @@ def base_url(request: Request, service: FeedService) -> str:
     """The base of every absolute URL: the configured one, else this request's."""
     if service.settings.base_url:
         return service.settings.base_url
-    host = request.headers.get("host", "")
-    if not _HOST.match(host):
+    host = request.headers.get("host", "").lower()  # host names are case-insensitive: one cache entry
+    if len(host) > 260 or not _HOST.match(host):
         raise HTTPException(400, "Host header: missing or not a host name")
     return f"{request.url.scheme}://{host}"
 
