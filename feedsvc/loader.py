@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from feedsvc.model import Article
-from feedsvc.parse import InvalidArticle, parse_article
+from feedsvc.parse import InvalidArticle, parse_article, split_front_matter
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,16 @@ def is_article_name(path: Path, root: Path) -> bool:
 Signature = tuple[int, int, int]
 
 
+def as_front_matter(yaml_text: str) -> str:
+    """A .yaml file is either a front-matter document or all front matter."""
+    try:
+        split_front_matter(yaml_text.lstrip("\ufeff"))
+        return yaml_text
+    except InvalidArticle:
+        body = re.sub(r"\A\ufeff?---[ \t]*\r?\n", "", yaml_text)  # an opening document marker
+        return f"---\n{body}\n---\n"
+
+
 def load_file(path: Path, root: Path) -> Article | Skipped:
     """Given one file, return its article, or why it was skipped."""
     return read_file(path, root)[0]
@@ -80,8 +91,8 @@ def read_file(path: Path, root: Path) -> tuple[Article | Skipped, Signature | No
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         return Skipped(source, f"not UTF-8 text (byte {exc.start})"), signature
-    if path.suffix.lower() in (".yaml", ".yml") and not text.lstrip("\ufeff").startswith("---"):
-        text = f"---\n{text}\n---\n"  # a bare YAML file is all front matter
+    if path.suffix.lower() in (".yaml", ".yml"):
+        text = as_front_matter(text)
     try:
         return parse_article(text, source), signature
     except InvalidArticle as exc:

@@ -81,3 +81,54 @@ def test_check_command_passes_on_clean_folder(capsys: pytest.CaptureFixture[str]
 def test_check_command_on_missing_folder_says_so(capsys: pytest.CaptureFixture[str], tmp_path: Path):
     assert main(["check", str(tmp_path / "nope")]) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "title: Bare\nwebUrl: https://e.org/b\npublishedDateTime: 2024-01-01T00:00:00Z\n",
+        "---\ntitle: Bare\nwebUrl: https://e.org/b\npublishedDateTime: 2024-01-01T00:00:00Z\n",
+        "---\ntitle: Bare\nwebUrl: https://e.org/b\npublishedDateTime: 2024-01-01T00:00:00Z\n...\n",
+        "---\ntitle: Bare\nwebUrl: https://e.org/b\npublishedDateTime: 2024-01-01T00:00:00Z\n---\nA body.\n",
+    ],
+    ids=["bare", "document-marker", "document-end", "front-matter"],
+)
+def test_load_file_reads_every_shape_of_yaml_file(tmp_path: Path, text: str):
+    (tmp_path / "a.yaml").write_text(text)
+    loaded = load_file(tmp_path / "a.yaml", tmp_path)
+    assert not isinstance(loaded, Skipped), loaded
+    assert loaded.title == "Bare"
+
+
+def test_load_folder_publishes_partial_articles_and_logs_what_was_left_out(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    (tmp_path / "a.md").write_text(
+        "---\ntitle: A\nwebUrl: https://e.org/a\npublishedDateTime: 2024-01-01T00:00:00Z\n"
+        "images:\n  - width: 10\n  - url: https://e.org/ok.png\n---\n"
+    )
+    with caplog.at_level(logging.WARNING, logger="feedsvc.loader"):
+        result = load_folder(tmp_path)
+    assert [a.title for a in result.articles] == ["A"]
+    assert [i.url for i in result.articles[0].images] == ["https://e.org/ok.png"]
+    assert any("a.md without: images[0].url: missing" in r.getMessage() for r in caplog.records)
+
+
+def test_check_command_prints_warnings_but_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    (tmp_path / "a.md").write_text(
+        "---\ntitle: A\nwebUrl: https://e.org/a\npublishedDateTime: 2024-01-01T00:00:00Z\ntopics: ['!!']\n---\n"
+    )
+    assert main(["check", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert "a.md: warning: topics[0]" in out
+    assert "1 published with parts left out" in err
+
+
+def test_load_folder_survives_any_exception_from_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    def explode(text: str, source: str) -> object:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("feedsvc.loader.parse_article", explode)
+    (tmp_path / "a.md").write_text("---\ntitle: A\n---\n")
+    result = load_folder(tmp_path)
+    assert result.skipped[0].reason == "could not be parsed (RuntimeError: boom)"

@@ -26,7 +26,8 @@ def render(articles: Sequence[Article], fmt: str, ref: FeedRef = ALL, limit: int
     index = Index(articles)
     info = index.info(ref)
     assert info is not None
-    return FORMATS[fmt].render(feed_spec(info, Site(), Urls(BASE), fmt), index.select(ref, limit))
+    selected = index.select(ref, limit)
+    return FORMATS[fmt].render(feed_spec(info, Site(), Urls(BASE), fmt, limit, selected), selected)
 
 
 def parsed(articles: Sequence[Article], fmt: str, ref: FeedRef = ALL) -> feedparser.FeedParserDict:
@@ -202,3 +203,19 @@ def test_render_rss_image_only_for_gif_jpeg_png(logo: str, in_rss: bool):
     ref = FeedRef(FeedKind.PROVIDER, "x.org")
     assert ("image" in parsed([item], "rss", ref).feed) is in_rss
     assert parsed([item], "atom", ref).feed.logo == logo
+
+
+def test_render_rss_item_without_excerpt_keeps_content_out_of_description():
+    body = render([make(title="No excerpt", excerpt=None)], "rss")
+    item = etree.fromstring(body).find("channel/item")
+    assert item is not None
+    assert item.find("description") is None
+    assert item.find("{http://purl.org/rss/1.0/modules/content/}encoded") is not None
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom"])
+def test_render_feed_is_dated_by_its_latest_change(fmt: str):
+    edited = make(title="Edited", publishedDateTime="2024-01-01T00:00:00Z", updatedDateTime="2024-03-01T00:00:00Z")
+    newer = make(title="Newer", publishedDateTime="2024-02-01T00:00:00Z")
+    feed = parsed([edited, newer], fmt).feed
+    assert feed.updated_parsed[:3] == (2024, 3, 1)

@@ -17,6 +17,7 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.util import xml_elem
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
+CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
 NAMESPACE = "feedsvc"
 
 
@@ -49,6 +50,12 @@ class FeedsvcEntryExtension(BaseEntryExtension):  # type: ignore[misc]
         self.links: list[Link] = []
         self.source_url = ""
         self.source_title = ""
+        self.rss_content = ""
+
+    def content(self, html: str) -> None:
+        """RSS content:encoded. feedgen moves content into <description> when an
+        item has no description; we want the description to stay the excerpt."""
+        self.rss_content = html
 
     def add_link(self, link: Link) -> None:
         self.links.append(link)
@@ -80,4 +87,6 @@ class FeedsvcEntryExtension(BaseEntryExtension):  # type: ignore[misc]
                     element.set("title", link.title)
         if self.source_url:
             xml_elem("source", item, url=self.source_url).text = self.source_title
+        if self.rss_content:
+            xml_elem(f"{{{CONTENT_NS}}}encoded", item).text = self.rss_content
         return item

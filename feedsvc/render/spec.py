@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from feedsvc import __version__
 from feedsvc.index import FeedInfo, FeedKind
-from feedsvc.model import Image
+from feedsvc.model import Article, Image
 from feedsvc.urls import DEFAULT_LIMIT, Urls
 
 # An empty feed has no newest item to date it by; a fixed date keeps its bytes
@@ -40,8 +41,19 @@ class FeedSpec:
     hubs: tuple[str, ...] = ()  # WebSub hubs
 
 
-def feed_spec(info: FeedInfo, site: Site, urls: Urls, extension: str, limit: int = DEFAULT_LIMIT) -> FeedSpec:
-    """Given a feed, the site and the base URL, return what the feed says about itself."""
+def feed_spec(
+    info: FeedInfo,
+    site: Site,
+    urls: Urls,
+    extension: str,
+    limit: int = DEFAULT_LIMIT,
+    articles: Sequence[Article] = (),
+) -> FeedSpec:
+    """Given a feed, the site and the base URL, return what the feed says about itself.
+
+    With ``articles`` (the items it will carry), the feed is dated by the
+    latest change among them, so it is never older than one of its entries.
+    """
     if info.ref.kind is FeedKind.TOPIC:
         title = f"{info.name} — {site.title}"
         description = f"The latest articles about {info.name}, from {site.title}."
@@ -57,7 +69,7 @@ def feed_spec(info: FeedInfo, site: Site, urls: Urls, extension: str, limit: int
         description=description,
         self_url=urls.feed(info.ref, extension, limit),
         alternate_url=urls.html(info.ref),
-        updated=info.updated or EMPTY_FEED_DATE,
+        updated=max((a.updated_at for a in articles), default=None) or info.updated or EMPTY_FEED_DATE,
         language=site.language,
         site_title=site.title,
         urls=urls,

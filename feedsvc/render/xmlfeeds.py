@@ -120,12 +120,15 @@ def _entry(fe: FeedEntry, article: Article, spec: FeedSpec, rss: bool) -> None:
     fe.link(href=article.url, rel="alternate")
     fe.published(article.published_at)
     fe.updated(article.updated_at)
+    ext: FeedsvcEntryExtension = getattr(fe, NAMESPACE)
     if article.excerpt:
         fe.summary(excerpt_html(article), type="html")
-    fe.content(article_html(article), type="html")
+    if rss:
+        ext.content(article_html(article))
+    else:
+        fe.content(article_html(article), type="html")
     for topic in article.topics:
         fe.category(term=topic.name)
-    ext: FeedsvcEntryExtension = getattr(fe, NAMESPACE)
     if article.provider:
         _provider(fe, ext, article, spec, rss)
     if article.images:

@@ -79,8 +79,8 @@ class FeedService:
         urls = Urls(base_url)
 
         def render() -> bytes:
-            spec = feed_spec(info, self.site, urls, fmt.extension, limit)
-            return fmt.render(spec, index.select(ref, limit))
+            articles = index.select(ref, limit)
+            return fmt.render(feed_spec(info, self.site, urls, fmt.extension, limit, articles), articles)
 
         slot = ("feed", ref, fmt.extension, limit, base_url)
         return self.cache.get(slot, info.revision, render, fmt.content_type, self._link_header(urls, ref, fmt, limit))
