@@ -94,10 +94,9 @@ def feed_refs(article: Article | None) -> set[FeedRef]:
 class Index:
     """Articles by file, and published articles per feed, newest first."""
 
-    def __init__(self, articles: Iterable[Article], skipped_count: int = 0) -> None:
+    def __init__(self, articles: Iterable[Article]) -> None:
         """Build a snapshot from scratch."""
         self.generation = next(_generations)
-        self.skipped_count = skipped_count
         everything = {article.source: article for article in articles}
         self._by_url: dict[str, list[str]] = {}
         for article in everything.values():
@@ -138,12 +137,11 @@ class Index:
         found = [info for ref, info in self._info.items() if ref.kind is kind]
         return sorted(found, key=lambda info: (info.name.lower(), info.ref.key))
 
-    def apply(self, changes: Mapping[str, Article | None], skipped_count: int | None = None) -> tuple[Index, IndexDiff]:
+    def apply(self, changes: Mapping[str, Article | None]) -> tuple[Index, IndexDiff]:
         """Given new versions of some files (None: the file is gone), return
         the next snapshot and what changed. ``self`` is left untouched."""
         new = object.__new__(Index)
         new.generation = next(_generations)
-        new.skipped_count = self.skipped_count if skipped_count is None else skipped_count
         by_source = dict(self._by_source)
         for source, article in changes.items():
             old = self._by_source.get(source)

@@ -71,3 +71,78 @@ def client_for() -> Iterator[Callable[..., TestClient]]:
 @pytest.fixture
 def seed_client(client_for: Callable[..., TestClient]) -> TestClient:
     return client_for(REPO / "seeds")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """A real `feedsvc serve` process on a loopback port."""
+
+    def __init__(self, content: Path, **settings: str) -> None:
+        import subprocess
+        import sys
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "FEEDSVC_PORT": str(self.port), "FEEDSVC_LOG_LEVEL": "info"}
+        env.update({f"FEEDSVC_{name.upper()}": value for name, value in settings.items()})
+        self.log = content.parent / f"server-{self.port}.log"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "feedsvc", "serve", "--content", str(content)],
+            env=env,
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 20) -> None:
+        import time
+
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    time.sleep(0.3)  # let the watcher set up (it reconciles anything missed anyway)
+                    return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        self.process.kill()
+        raise RuntimeError(f"server did not start: {self.log.read_text()}")
+
+    def kill9(self) -> None:
+        import signal
+
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except Exception:
+                self.process.kill()
+
+
+def poll_until(fetch: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 5.0) -> tuple[Any, float]:
+    """Call ``fetch`` until ``done`` says yes; return the last value and the seconds it took."""
+    import time
+
+    started = time.monotonic()
+    while True:
+        value = fetch()
+        if done(value):
+            return value, time.monotonic() - started
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"not done after {timeout}s; last value: {value!r:.300}")
+        time.sleep(0.02)

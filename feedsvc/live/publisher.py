@@ -57,7 +57,7 @@ class Publisher:
         with self._lock:
             self._signatures = dict(result.signatures)
             self.skipped = {s.source: s for s in result.skipped}
-            self.index = Index(result.articles, skipped_count=len(self.skipped))
+            self.index = Index(result.articles)
         return result
 
     def refresh(self, paths: Iterable[Path]) -> tuple[IndexDiff | None, list[Path]]:
@@ -73,7 +73,7 @@ class Publisher:
                 self._refresh_one(path, changes, retry)
             if not changes:
                 return None, retry
-            index, diff = self.index.apply(changes, skipped_count=len(self.skipped))
+            index, diff = self.index.apply(changes)
             self.index = index
         log.info(
             "published %d changed file(s): %d feed(s) revised, %d removed",

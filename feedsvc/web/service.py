@@ -111,7 +111,7 @@ class FeedService:
             "unpublished": index.unpublished_count,
             "topics": len(index.feeds(FeedKind.TOPIC)),
             "providers": len(index.feeds(FeedKind.PROVIDER)),
-            "skipped_files": index.skipped_count,
+            "skipped_files": len(self.publisher.skipped),
             "newest": info.updated.isoformat() if (info := index.info(ALL)) and info.updated else None,
             "cache": {
                 "entries": len(self.cache),
