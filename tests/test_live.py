@@ -60,7 +60,9 @@ def test_live_edit_changes_only_the_feeds_that_hold_the_article(server: Server, 
         # a feed without the article keeps its bytes, its ETag and its 304s
         again = client.get("/feeds/topics/power-apps.rss", headers={"If-None-Match": other.headers["etag"]})
         assert again.status_code == 304
-        since = client.get("/feeds/topics/power-apps.rss", headers={"If-Modified-Since": other.headers["last-modified"]})
+        since = client.get(
+            "/feeds/topics/power-apps.rss", headers={"If-Modified-Since": other.headers["last-modified"]}
+        )
         assert since.status_code == 304
 
 
