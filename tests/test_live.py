@@ -42,7 +42,7 @@ def fetch_titles(server: Server, path: str) -> Callable[[], list[str]]:
 
 def test_live_new_file_appears_within_a_second(server: Server, folder: Path):
     (folder / "new.md").write_text(front_matter(article(title="Brand new", topics=["Fresh Topic"])))
-    found, seconds = poll_until(fetch_titles(server, "/feeds/all.rss"), lambda t: "Brand new" in t)
+    _, seconds = poll_until(fetch_titles(server, "/feeds/all.rss"), lambda t: "Brand new" in t)
     assert seconds < 1.0
     assert titles(server, "/feeds/topics/fresh-topic.atom") == ["Brand new"]
 

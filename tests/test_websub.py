@@ -106,7 +106,7 @@ def test_websub_a_failing_hub_is_retried_and_never_blocks_readers(folder: Path):
         assert (
             "Retried" in poll_until(lambda: httpx.get(f"{server.url}/feeds/all.rss").text, lambda t: "Retried" in t)[0]
         )
-        urls, seconds = poll_until(hub.published_urls, lambda u: f"{BASE}/feeds/topics/retry.rss" in u, timeout=15)
+        _, seconds = poll_until(hub.published_urls, lambda u: f"{BASE}/feeds/topics/retry.rss" in u, timeout=15)
         assert hub.failures == 0 and seconds >= 1.0  # two failures, then backoff, then success
     finally:
         server.stop()
