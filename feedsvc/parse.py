@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import ipaddress
 import re
+from functools import lru_cache
 from datetime import UTC, date, datetime, time
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -49,6 +50,7 @@ _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\r?\n|
 _EMPTY_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n---[ \t]*(?:\r?\n|\Z)(.*)\Z", re.DOTALL)
 _HTML_END_TAG = re.compile(r"</[A-Za-z][A-Za-z0-9]*\s*>")
 _LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_URI_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?@!$&'()*+,;=%]*")  # no "#": a second one must be encoded
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,9}(?:\.0*)?")
 _TRUE, _FALSE = {"true", "yes", "on", "y"}, {"false", "no", "off", "n"}
 _KINDS = ("article", "video")
@@ -191,9 +193,12 @@ def normalize_url(raw: str) -> str | None:
 
 
 def _encode(component: str, safe: str) -> str:
+    if _URI_CHARS.fullmatch(component) and not _LONE_PERCENT.search(component):
+        return component  # the common case: nothing to encode
     return quote(_LONE_PERCENT.sub("%25", component), safe=safe + "%")
 
 
+@lru_cache(maxsize=65536)  # a corpus has far fewer hosts than URLs
 def _ascii_host(host: str) -> str | None:
     if ":" in host or re.fullmatch(r"[0-9.]+", host):
         try:
