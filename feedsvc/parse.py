@@ -13,8 +13,8 @@ from __future__ import annotations
 import html
 import ipaddress
 import re
-from functools import lru_cache
 from datetime import UTC, date, datetime, time
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
