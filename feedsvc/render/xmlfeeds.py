@@ -1,164 +1,219 @@
-"""RSS 2.0 and Atom 1.0 rendering with feedgen: (spec, articles) -> bytes.
+"""RSS 2.0 and Atom 1.0 rendering: (spec, articles) -> bytes.
 
-Pure functions: the same spec and articles always give the same bytes
-(no clock: dates come from the content).
+Pure functions: the same spec and articles always give the same bytes (no
+clock: dates come from the content).
+
+This writes the XML directly as text. It produces exactly the bytes of the
+feedgen-based reference renderer (:mod:`feedsvc.render.reference`, which the
+tests compare it with), about ten times faster: feedgen builds an lxml tree
+per feed, copies every field through its extension machinery and switches
+the process locale for every date it formats. Items are rendered one by one
+(:func:`rss_item`, :func:`atom_entry`), so a caller that renders many feeds
+from the same articles (the static export) can reuse them.
 """
 
 from __future__ import annotations
 
-import mimetypes
-import re
-from collections.abc import Sequence
-from typing import Any
-from urllib.parse import urlsplit
-
-from feedgen.entry import FeedEntry
-from feedgen.feed import FeedGenerator
+from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from feedsvc.index import FeedKind, FeedRef
-from feedsvc.model import Article, Image
+from feedsvc.model import Article
 from feedsvc.render.content import article_html, excerpt_html
-from feedsvc.render.feedgen_ext import NAMESPACE, FeedsvcEntryExtension, FeedsvcExtension, Link
+from feedsvc.render.media import image_type, rss_image_allowed
 from feedsvc.render.spec import GENERATOR, FeedSpec
+from feedsvc.urls import Urls
 
-DEFAULT_IMAGE_TYPE = "image/jpeg"
-_EXTRA_IMAGE_TYPES = {".webp": "image/webp", ".avif": "image/avif", ".svg": "image/svg+xml"}
+ItemRenderer = Callable[[Article, Urls], str]
+
+_MEDIA_NS = "http://search.yahoo.com/mrss/"
+_RSS_OPEN = (
+    "<?xml version='1.0' encoding='UTF-8'?>\n"
+    f'<rss xmlns:media="{_MEDIA_NS}" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+    'xmlns:atom="http://www.w3.org/2005/Atom" xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+    'version="2.0">\n  <channel>\n'
+)
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def render_rss(spec: FeedSpec, articles: Sequence[Article]) -> bytes:
+def render_rss(spec: FeedSpec, articles: Sequence[Article], item: ItemRenderer | None = None) -> bytes:
     """Given a feed spec and its articles (newest first), return RSS 2.0 bytes."""
-    fg = _feed(spec, articles, rss=True)
-    return rss_profile_escapes(fg.rss_str(pretty=True))
+    render_item = item or rss_item
+    parts = [rss_channel(spec)]
+    parts.extend(render_item(article, spec.urls) for article in articles)
+    parts.append("  </channel>\n</rss>\n")
+    return "".join(parts).encode("utf-8")
 
 
-def rss_profile_escapes(xml: bytes) -> bytes:
-    """Write "&" and "<" in text as hexadecimal character references.
-
-    The RSS Best Practices Profile asks for this, so that readers cannot
-    mistake escaped text for markup. lxml writes "&amp;" and "&lt;" only as
-    escapes, never as markup, so the swap is exact: the XML is unchanged.
-    """
-    return xml.replace(b"&amp;", b"&#x26;").replace(b"&lt;", b"&#x3C;")
-
-
-def render_atom(spec: FeedSpec, articles: Sequence[Article]) -> bytes:
+def render_atom(spec: FeedSpec, articles: Sequence[Article], item: ItemRenderer | None = None) -> bytes:
     """Given a feed spec and its articles (newest first), return Atom 1.0 bytes."""
-    fg = _feed(spec, articles, rss=False)
-    return fg.atom_str(pretty=True)  # type: ignore[no-any-return]
+    render_item = item or atom_entry
+    parts = [atom_head(spec)]
+    parts.extend(render_item(article, spec.urls) for article in articles)
+    parts.append("</feed>\n")
+    return "".join(parts).encode("utf-8")
 
 
-def image_type(url: str) -> str:
-    """Guess an image's media type from its URL; JPEG when the URL does not say."""
-    path = urlsplit(url).path.lower()
-    for suffix, media_type in _EXTRA_IMAGE_TYPES.items():
-        if path.endswith(suffix):
-            return media_type
-    guessed, _ = mimetypes.guess_type(path)
-    return guessed if guessed and guessed.startswith("image/") else DEFAULT_IMAGE_TYPE
+# RSS
 
 
-def _feed(spec: FeedSpec, articles: Sequence[Article], rss: bool) -> FeedGenerator:
-    fg = FeedGenerator()
-    fg.load_extension("media")
-    if rss:
-        fg.load_extension("dc", atom=False, rss=True)  # RSS <author> needs an e-mail; dc:creator does not
-    fg.register_extension(NAMESPACE, FeedsvcExtension, FeedsvcEntryExtension)
-    fg.id(spec.self_url)
-    fg.title(spec.title)
-    fg.subtitle(spec.description)
-    fg.description(spec.description)
-    fg.link(href=spec.self_url, rel="self", type=_self_type(rss))
-    if rss:
-        getattr(fg, NAMESPACE).hubs = spec.hubs
-    else:
-        for hub in spec.hubs:
-            fg.link(href=hub, rel="hub")
-    fg.link(href=spec.alternate_url, rel="alternate", type="text/html")  # last: it is RSS <link>
-    fg.language(spec.language)
-    fg.author(name=spec.site_title, uri=spec.urls.home())
-    fg.generator(*GENERATOR)
-    fg.updated(spec.updated)
-    if spec.logo:
-        _logo(fg, spec.logo, spec, rss)
-    for article in articles:
-        _entry(fg.add_entry(order="append"), article, spec, rss)
-    return fg
-
-
-def _self_type(rss: bool) -> str:
-    return "application/rss+xml" if rss else "application/atom+xml"
-
-
-def rss_image_allowed(url: str) -> bool:
-    """RSS 2.0's <image> must be a GIF, JPEG or PNG: refuse URLs that say otherwise."""
-    extension = url.rsplit(".", 1)[-1].lower()
-    return not re.fullmatch(r"\w+", extension) or extension in ("jpg", "jpeg", "gif", "png")
-
-
-def _logo(fg: FeedGenerator, logo: Image, spec: FeedSpec, rss: bool) -> None:
-    if rss:
-        if not rss_image_allowed(logo.url):
-            return
-        # RSS caps the image at 144x400; omit a size that would break the cap.
-        fits = bool(logo.width and logo.height and logo.width <= 144 and logo.height <= 400)
-        fg.image(
-            url=logo.url,
-            title=spec.title,
-            link=spec.alternate_url,
-            width=str(logo.width) if fits else None,
-            height=str(logo.height) if fits else None,
+def rss_channel(spec: FeedSpec) -> str:
+    """Everything of an RSS document before its first item."""
+    t = _rss_text
+    parts = [
+        _RSS_OPEN,
+        f"    <title>{t(spec.title)}</title>\n",
+        f"    <link>{t(spec.alternate_url)}</link>\n",
+        f"    <description>{t(spec.description)}</description>\n",
+        f'    <atom:link href="{_rss_attr(spec.self_url)}" rel="self" type="application/rss+xml"/>\n',
+        "    <docs>http://www.rssboard.org/rss-specification</docs>\n",
+        f"    <generator>{t(GENERATOR[0])}</generator>\n",
+    ]
+    logo = spec.logo
+    if logo is not None and rss_image_allowed(logo.url):
+        parts.append(
+            f"    <image>\n      <url>{t(logo.url)}</url>\n      <title>{t(spec.title)}</title>\n"
+            f"      <link>{t(spec.alternate_url)}</link>\n"
         )
-    else:
-        fg.logo(logo.url)
-        fg.icon(logo.url)
+        # RSS caps the image at 144x400; omit a size that would break the cap.
+        if logo.width and logo.height and logo.width <= 144 and logo.height <= 400:
+            parts.append(f"      <width>{logo.width}</width>\n      <height>{logo.height}</height>\n")
+        parts.append("    </image>\n")
+    parts.append(f"    <language>{t(spec.language)}</language>\n")
+    parts.append(f"    <lastBuildDate>{rfc822(spec.updated)}</lastBuildDate>\n")
+    parts.extend(f'    <atom:link href="{_rss_attr(hub)}" rel="hub"/>\n' for hub in spec.hubs)
+    return "".join(parts)
 
 
-def _entry(fe: FeedEntry, article: Article, spec: FeedSpec, rss: bool) -> None:
-    fe.id(article.guid or article.url)
-    fe.guid(article.guid or article.url, permalink=True)
-    fe.title(article.title)
-    fe.link(href=article.url, rel="alternate")
-    fe.published(article.published_at)
-    fe.updated(article.updated_at)
-    ext: FeedsvcEntryExtension = getattr(fe, NAMESPACE)
+def rss_item(article: Article, urls: Urls) -> str:
+    """One RSS <item>, indented for its place in the channel."""
+    t, a = _rss_text, _rss_attr
+    guid = article.guid or article.url
+    parts = [f"    <item>\n      <title>{t(article.title)}</title>\n      <link>{t(article.url)}</link>\n"]
     if article.excerpt:
-        fe.summary(excerpt_html(article), type="html")
-    if rss:
-        ext.content(article_html(article))
-    else:
-        fe.content(article_html(article), type="html")
-    for topic in article.topics:
-        fe.category(term=topic.name)
-    if article.provider:
-        _provider(fe, ext, article, spec, rss)
-    if article.images:
-        _images(fe, ext, article.images)
-    for related in article.related:
-        ext.add_link(Link(href=related.url, rel="related", title=related.title))
-
-
-def _provider(fe: FeedEntry, ext: FeedsvcEntryExtension, article: Article, spec: FeedSpec, rss: bool) -> None:
+        parts.append(f"      <description>{t(excerpt_html(article))}</description>\n")
+    parts.append(f'      <guid isPermaLink="true">{t(guid)}</guid>\n')
+    parts.extend(f"      <category>{t(topic.name)}</category>\n" for topic in article.topics)
+    parts.append(f"      <pubDate>{rfc822(article.published_at)}</pubDate>\n")
+    parts.extend(_media(article, a, "      "))
     provider = article.provider
-    assert provider is not None
-    if rss:
-        fe.dc.dc_creator(provider.name)
-        if provider.domain:
-            ext.source(spec.urls.feed(FeedRef(FeedKind.PROVIDER, provider.domain), "rss"), provider.name)
-    else:
-        author: dict[str, Any] = {"name": provider.name}
-        if provider.domain:
-            author["uri"] = f"https://{provider.domain}/"
-        fe.author(author)
+    if provider is not None:
+        parts.append(f"      <dc:creator>{t(provider.name)}</dc:creator>\n")
+    if article.images:
+        first = article.images[0]
+        parts.append(f'      <enclosure url="{a(first.url)}" length="0" type="{image_type(first.url)}"/>\n')
+    parts.extend(
+        f'      <atom:link href="{a(related.url)}" rel="related" title="{a(related.title)}"/>\n'
+        for related in article.related
+    )
+    if provider is not None and provider.domain:
+        source = urls.feed(FeedRef(FeedKind.PROVIDER, provider.domain), "rss")
+        parts.append(f'      <source url="{a(source)}">{t(provider.name)}</source>\n')
+    parts.append(f"      <content:encoded>{t(article_html(article))}</content:encoded>\n    </item>\n")
+    return "".join(parts)
 
 
-def _images(fe: FeedEntry, ext: FeedsvcEntryExtension, images: Sequence[Image]) -> None:
-    first = images[0]
-    ext.add_link(Link(href=first.url, rel="enclosure", type=image_type(first.url), length=0))
-    for image in images:
-        content: dict[str, str] = {"url": image.url, "medium": "image", "type": image_type(image.url)}
-        thumbnail: dict[str, str] = {"url": image.url}
-        if image.width and image.height:
-            for size in (content, thumbnail):
-                size["width"], size["height"] = str(image.width), str(image.height)
-        fe.media.content(content, group=None)
-        fe.media.thumbnail(thumbnail, group=None)
+# Atom
+
+
+def atom_head(spec: FeedSpec) -> str:
+    """Everything of an Atom document before its first entry."""
+    t, a = _atom_text, _atom_attr
+    parts = [
+        "<?xml version='1.0' encoding='UTF-8'?>\n",
+        f'<feed xmlns:media="{_MEDIA_NS}" xmlns="http://www.w3.org/2005/Atom" xml:lang="{a(spec.language)}">\n',
+        f"  <id>{t(spec.self_url)}</id>\n",
+        f"  <title>{t(spec.title)}</title>\n",
+        f"  <updated>{spec.updated.isoformat()}</updated>\n",
+        f"  <author>\n    <name>{t(spec.site_title)}</name>\n    <uri>{t(spec.urls.home())}</uri>\n  </author>\n",
+        f'  <link href="{a(spec.self_url)}" rel="self" type="application/atom+xml"/>\n',
+    ]
+    parts.extend(f'  <link href="{a(hub)}" rel="hub"/>\n' for hub in spec.hubs)
+    parts.append(f'  <link href="{a(spec.alternate_url)}" rel="alternate" type="text/html"/>\n')
+    parts.append(f'  <generator version="{a(GENERATOR[1])}">{t(GENERATOR[0])}</generator>\n')
+    if spec.logo is not None:
+        parts.append(f"  <icon>{t(spec.logo.url)}</icon>\n  <logo>{t(spec.logo.url)}</logo>\n")
+    parts.append(f"  <subtitle>{t(spec.description)}</subtitle>\n")
+    return "".join(parts)
+
+
+def atom_entry(article: Article, urls: Urls) -> str:
+    """One Atom <entry>, indented for its place in the feed."""
+    t, a = _atom_text, _atom_attr
+    guid = article.guid or article.url
+    parts = [
+        f"  <entry>\n    <id>{t(guid)}</id>\n    <title>{t(article.title)}</title>\n"
+        f"    <updated>{article.updated_at.isoformat()}</updated>\n"
+    ]
+    provider = article.provider
+    if provider is not None:
+        uri = f"\n      <uri>https://{t(provider.domain)}/</uri>" if provider.domain else ""
+        parts.append(f"    <author>\n      <name>{t(provider.name)}</name>{uri}\n    </author>\n")
+    parts.append(f'    <content type="html">{t(article_html(article))}</content>\n')
+    parts.append(f'    <link href="{a(article.url)}"/>\n')
+    if article.excerpt:
+        parts.append(f'    <summary type="html">{t(excerpt_html(article))}</summary>\n')
+    parts.extend(f'    <category term="{a(topic.name)}"/>\n' for topic in article.topics)
+    parts.append(f"    <published>{article.published_at.isoformat()}</published>\n")
+    parts.extend(_media(article, a, "    "))
+    if article.images:
+        first = article.images[0]
+        parts.append(f'    <link href="{a(first.url)}" rel="enclosure" type="{image_type(first.url)}"/>\n')
+    parts.extend(
+        f'    <link href="{a(related.url)}" rel="related" title="{a(related.title)}"/>\n' for related in article.related
+    )
+    parts.append("  </entry>\n")
+    return "".join(parts)
+
+
+# Shared
+
+
+def _media(article: Article, attr: Callable[[str], str], indent: str) -> list[str]:
+    """Media RSS: every image as media:content, then every image as media:thumbnail."""
+    contents, thumbnails = [], []
+    for image in article.images:
+        url = attr(image.url)
+        size = f' height="{image.height}" width="{image.width}"' if image.width and image.height else ""
+        contents.append(f'{indent}<media:content url="{url}" type="{image_type(image.url)}" medium="image"{size}/>\n')
+        thumbnails.append(f'{indent}<media:thumbnail url="{url}"{size}/>\n')
+    return contents + thumbnails
+
+
+def rfc822(moment: datetime) -> str:
+    """RSS dates ("Thu, 12 May 2022 15:09:00 +0000"), without the process locale."""
+    return (
+        f"{_WEEKDAYS[moment.weekday()]}, {moment.day:02d} {_MONTHS[moment.month - 1]} {moment.year:04d} "
+        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d} {moment.strftime('%z')}"
+    )
+
+
+# Escaping as lxml serialises it. In RSS, "&" and "<" are hexadecimal character
+# references, as the RSS Best Practices Profile asks (see reference.rss_profile_escapes).
+
+
+def _atom_text(text: str) -> str:
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("\r", "&#13;") if "\r" in text else text
+
+
+def _atom_attr(text: str) -> str:
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    return _attr_whitespace(text)
+
+
+def _rss_text(text: str) -> str:
+    text = text.replace("&", "&#x26;").replace("<", "&#x3C;").replace(">", "&gt;")
+    return text.replace("\r", "&#13;") if "\r" in text else text
+
+
+def _rss_attr(text: str) -> str:
+    text = text.replace("&", "&#x26;").replace("<", "&#x3C;").replace(">", "&gt;").replace('"', "&quot;")
+    return _attr_whitespace(text)
+
+
+def _attr_whitespace(text: str) -> str:
+    if "\n" in text or "\r" in text or "\t" in text:
+        return text.replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
+    return text

@@ -1,0 +1,101 @@
+"""The fast XML writer must produce exactly the bytes of the feedgen reference renderer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from feedsvc.index import ALL, FeedKind, Index
+from feedsvc.loader import load_folder
+from feedsvc.model import Article
+from feedsvc.parse import parse_article
+from feedsvc.render import reference, xmlfeeds
+from feedsvc.render.spec import Site, feed_spec
+from feedsvc.urls import Urls
+
+from .conftest import CORPUS, FIXTURES, REPO, article, front_matter
+
+PAIRS = {"rss": (reference.render_rss, xmlfeeds.render_rss), "atom": (reference.render_atom, xmlfeeds.render_atom)}
+SITES = [Site(), Site(title='A & B <Feeds> "quoted"', language="en-GB", hubs=("https://hub.example/?a=1&b=2",))]
+
+
+def assert_identical(articles: Sequence[Article], site: Site, limit: int = 500) -> int:
+    index = Index(articles)
+    refs = [ALL] + [info.ref for kind in (FeedKind.TOPIC, FeedKind.PROVIDER) for info in index.feeds(kind)]
+    for ref in refs:
+        info = index.info(ref)
+        assert info is not None
+        selected = index.select(ref, limit)
+        for fmt, (slow, fast) in PAIRS.items():
+            spec = feed_spec(info, site, Urls("https://feeds.example.com:8443"), fmt, limit, selected)
+            expected, actual = slow(spec, selected), fast(spec, selected)
+            if expected != actual:
+                for number, (left, right) in enumerate(zip(expected.splitlines(), actual.splitlines(), strict=False)):
+                    assert left == right, f"{ref} {fmt} line {number + 1}"
+                assert expected == actual, f"{ref} {fmt}: lengths differ"
+    return len(refs)
+
+
+@pytest.mark.parametrize("site", SITES, ids=["default", "odd-site"])
+def test_identical_on_seeds(site: Site):
+    assert assert_identical(load_folder(REPO / "seeds").articles, site) > 10
+
+
+def test_identical_on_fixtures():
+    assert_identical(load_folder(FIXTURES / "content").articles, SITES[1])
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="no corpus")
+def test_identical_on_the_corpus():
+    assert assert_identical(load_folder(CORPUS).articles, SITES[0]) == 22
+
+
+def test_identical_on_hostile_text():
+    weird = [
+        article(
+            title='Tom & "Jerry" <b>x</b> > y\tz',
+            excerpt="a\r\nb & c < d > e \"q\" 'a' ]]> \x85 \u2028 😀",
+            webUrl='https://e.org/a?x=1&y="2"',
+            provider={"name": "A&B <C>", "domain": "ab.example", "images": [{"url": "https://e.org/l.png?a=1&b=2"}]},
+            topics=["R&D", "<Tags>", 'Quote"s'],
+            images=[{"url": "https://e.org/i.jpg?a=1&b=2", "width": 10, "height": 20}, {"url": "https://e.org/x.webp"}],
+            related=[{"title": 'Rel & "x" <y>\t', "webUrl": "https://e.org/r?a=1&b=2"}],
+        ),
+        article(title="No extras", provider=None, topics=None, excerpt=None, images=None),
+        article(title="Video", type="video", webUrl=None, originalUrl="https://youtube.com/watch?v=1&t=2"),
+        article(
+            title="Big logo",
+            provider={
+                "name": "Big",
+                "domain": "big.example",
+                "images": [{"url": "https://e.org/b.jpg", "width": 600, "height": 600}],
+            },
+        ),
+        article(
+            title="SVG logo",
+            provider={"name": "Svg", "domain": "svg.example", "images": [{"url": "https://e.org/b.svg"}]},
+        ),
+        article(title="Provider without domain", provider={"name": "Nameless"}),
+    ]
+    bodies = ["", "Line one\r\nline two\twith tab & <b>bold</b>\n\n```\ncode < x\n```\n", "", "", "", ""]
+    parsed = [
+        parse_article(front_matter(data, body), f"{i}.md")
+        for i, (data, body) in enumerate(zip(weird, bodies, strict=True))
+    ]
+    for site in SITES:
+        assert_identical(parsed, site)
+
+
+def test_identical_on_an_empty_feed():
+    assert_identical([], SITES[1])
+
+
+def test_identical_on_the_synthetic_corpus(tmp_path: Path):
+    if not CORPUS.is_dir():
+        pytest.skip("no corpus")
+    from bench.corpus import generate
+
+    folder = generate(tmp_path / "synthetic", 400, seed=7, source=CORPUS)
+    assert_identical(load_folder(folder).articles, SITES[1], limit=50)
