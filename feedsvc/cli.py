@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +25,13 @@ def build_parser() -> argparse.ArgumentParser:
         serve.add_argument(
             setting.flag, dest=setting.name, default=None, help=f"{setting.help} [{setting.env}; default: {default}]"
         )
+    build = commands.add_parser("build", help="write every feed in every format to a folder, for a static host or CDN")
+    build.add_argument("out", type=Path, help="the folder to write (replaced as a whole when the export is complete)")
+    build.add_argument(
+        "--content", type=Path, default=None, help="the content folder [FEEDSVC_CONTENT; default: seeds]"
+    )
+    build.add_argument("--base-url", default=None, help="public URL the export will be served at [FEEDSVC_BASE_URL]")
+    build.add_argument("--gzip", action="store_true", help="also write a .gz next to every file (nginx gzip_static)")
     check = commands.add_parser(
         "check",
         help="report every article file that cannot be published (exit 1) or is published with parts left out",
@@ -36,7 +44,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "check":
         return check(args.content)
+    if args.command == "build":
+        return build(args.out, args.content, args.base_url, args.gzip)
     return serve(vars(args))
+
+
+def build(out: Path, content: Path | None, base_url: str | None, compress: bool) -> int:
+    """Export every feed to ``out``; feeds need a base URL for their absolute links."""
+    given = {"content": str(content) if content else None, "base_url": base_url}
+    try:
+        settings = load_settings(given, os.environ)
+    except ConfigError as exc:
+        print(f"feedsvc build: {exc}", file=sys.stderr)
+        return 2
+    if settings.base_url is None:
+        print(
+            "feedsvc build: --base-url / FEEDSVC_BASE_URL: required, the public URL the export is served at",
+            file=sys.stderr,
+        )
+        return 2
+    from feedsvc.export import export
+    from feedsvc.live.publisher import Publisher
+    from feedsvc.render.spec import Site
+
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    started = time.perf_counter()
+    publisher = Publisher(settings.content)
+    publisher.load()
+    site = Site(settings.title, settings.language, settings.websub_hub)
+    result = export(publisher.index, site, settings.base_url, out, compress)
+    print(
+        f"wrote {result.files} files ({result.bytes / 1e6:.1f} MB) to {out} in {time.perf_counter() - started:.2f}s",
+        file=sys.stderr,
+    )
+    return 0
 
 
 def check(content: Path) -> int:

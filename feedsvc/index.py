@@ -147,7 +147,7 @@ class Index:
             old = self._by_source.get(source)
             if article is None:
                 by_source.pop(source, None)
-            elif old is None or replace(old, guid="") != article:
+            elif old is None or old._replace(guid="") != article:
                 by_source[source] = article
         touched = {s for s in changes if by_source.get(s) is not self._by_source.get(s)}
         new._by_url = dict(self._by_url)
@@ -230,7 +230,7 @@ def _guids(group: list[Article]) -> dict[str, Article]:
     for position, article in enumerate(group):
         guid = article.url if position == 0 else _with_fragment(article.url, slugify(article.source))
         if article.guid != guid:
-            changed[article.source] = replace(article, guid=guid)
+            changed[article.source] = article._replace(guid=guid)
     return changed
 
 

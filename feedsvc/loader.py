@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,14 +109,27 @@ def log_warnings(article: Article) -> None:
         log.warning("published %s without: %s", article.source, "; ".join(str(w) for w in article.warnings))
 
 
-def load_folder(root: Path, log_skipped: bool = True) -> LoadResult:
+# Below this many files one process is faster than starting others.
+PARALLEL_THRESHOLD = 2000
+CHUNK = 500
+
+
+def load_folder(root: Path, log_skipped: bool = True, workers: int = 0) -> LoadResult:
     """Given a content folder, return every article in it and every file skipped.
 
-    Each skipped file is logged once, with its name and the reason.
+    Each skipped file is logged once, with its name and the reason. Large
+    folders are parsed by ``workers`` processes (0: one per CPU); parsing
+    YAML is CPU-bound Python, so threads would not help.
     """
     result = LoadResult()
-    for path in article_paths(root):
-        loaded, signature = read_file(path, root)
+    paths = article_paths(root)
+    workers = workers or os.cpu_count() or 1
+    loaded_files: Iterable[tuple[Article | Skipped, Signature | None]]
+    if workers > 1 and len(paths) >= PARALLEL_THRESHOLD:
+        loaded_files = _read_in_parallel(paths, root, workers)
+    else:
+        loaded_files = (read_file(path, root) for path in paths)
+    for loaded, signature in loaded_files:
         if signature is not None:
             result.signatures[loaded.source] = signature
         if isinstance(loaded, Skipped):
@@ -127,3 +141,19 @@ def load_folder(root: Path, log_skipped: bool = True) -> LoadResult:
                 log_warnings(loaded)
             result.articles.append(loaded)
     return result
+
+
+def _read_in_parallel(paths: list[Path], root: Path, workers: int) -> list[tuple[Article | Skipped, Signature | None]]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    chunks = [paths[start : start + CHUNK] for start in range(0, len(paths), CHUNK)]
+    # "spawn": the caller may have threads (a server, a test runner), and fork would copy their locks.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        results = pool.map(_read_chunk, chunks, [root] * len(chunks))
+        return [loaded for chunk in results for loaded in chunk]
+
+
+def _read_chunk(paths: list[Path], root: Path) -> list[tuple[Article | Skipped, Signature | None]]:
+    return [read_file(path, root) for path in paths]

@@ -88,7 +88,7 @@ def parse_article(text: str, source: str) -> Article:
 def load_yaml(front: str) -> dict[str, Any]:
     """Given front matter, return its fields, or raise InvalidArticle saying why not."""
     try:
-        data = yaml.load(front, Loader=_Loader)  # noqa: S506 - a safe loader, see _Loader
+        data = _load(front)
     except yaml.YAMLError as exc:
         raise InvalidArticle([Problem("", f"front matter is not valid YAML: {_yaml_reason(exc)}")]) from None
     except (ValueError, RecursionError) as exc:  # e.g. a date the constructor cannot build
@@ -98,6 +98,70 @@ def load_yaml(front: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidArticle([Problem("", f"front matter must be a mapping of fields, not {_kind(data)}")])
     return data
+
+
+_STR, _NULL, _TIMESTAMP = "tag:yaml.org,2002:str", "tag:yaml.org,2002:null", "tag:yaml.org,2002:timestamp"
+_MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+
+
+class _OtherTag(Exception):
+    """A node the fast path does not build: let PyYAML's safe constructor do it."""
+
+
+def _load(text: str) -> Any:
+    """Parse with the C loader, then build the values directly.
+
+    Front matter is text, lists, mappings and dates; building those without
+    PyYAML's generic constructor machinery halves the cost of a file. Any
+    other tag (!!binary, !!set, a merge key, an unknown or Python tag) goes
+    through the safe constructor as usual, which accepts or refuses it.
+    """
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        try:
+            return _build(node, loader, {})
+        except _OtherTag:
+            return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _build(node: yaml.Node, loader: yaml.SafeLoader, built: dict[int, Any]) -> Any:
+    # Anchors make several references to one node: build it once (as PyYAML
+    # does), so an alias bomb costs nothing.
+    known = built.get(id(node))
+    if known is not None:
+        return known
+    kind, tag = type(node), node.tag
+    value: Any
+    if kind is yaml.ScalarNode:
+        if tag == _STR:
+            return node.value
+        if tag == _NULL:
+            return None
+        if tag == _TIMESTAMP:
+            value = loader.construct_yaml_timestamp(node)  # type: ignore[arg-type]
+        else:
+            raise _OtherTag
+    elif kind is yaml.MappingNode and tag == _MAP:
+        value = built[id(node)] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise _OtherTag
+            key = _build(key_node, loader, built)
+            if not isinstance(key, str):
+                raise _OtherTag
+            value[key] = _build(value_node, loader, built)
+    elif kind is yaml.SequenceNode and tag == _SEQ:
+        value = built[id(node)] = []
+        value.extend(_build(item, loader, built) for item in node.value)
+    else:
+        raise _OtherTag
+    built[id(node)] = value
+    return value
 
 
 def article_from_mapping(data: dict[str, Any], source: str, body: str = "") -> Article:

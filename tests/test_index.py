@@ -155,7 +155,6 @@ def test_index_apply_beyond_the_default_window_is_not_visible():
     articles = [make(f"{i:03d}.md", 1 + i % 27, url=f"https://e.org/{i}") for i in range(120)]
     index = Index(articles)
     oldest = index.select(ALL, 500)[-1]
-    retitled = make(oldest.source, oldest.published_at.day, url=oldest.url)
-    retitled = Article(**{**{f: getattr(retitled, f) for f in retitled.__dataclass_fields__}, "title": "New title"})
+    retitled = make(oldest.source, oldest.published_at.day, url=oldest.url)._replace(title="New title")
     _, diff = index.apply({oldest.source: retitled})
     assert ALL in diff.revised and ALL not in diff.visible

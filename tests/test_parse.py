@@ -260,3 +260,27 @@ def test_parse_spaces_and_unicode_in_urls_are_percent_encoded():
 def test_parse_relative_urls_survive_a_base_the_sanitiser_refuses():
     parsed = parse(article(webUrl="https://e.org/x"), body="[a](other)\n")
     assert "<a" in parsed.body_html  # type: ignore[attr-defined]
+
+
+def test_parse_yaml_merge_keys_anchors_and_tags_still_work():
+    text = (
+        "---\nbase: &base\n  name: Example\n  domain: example.org\ntitle: !!str 123\n"
+        "webUrl: https://e.org/\npublishedDateTime: 2024-01-01T00:00:00Z\nprovider:\n  <<: *base\n"
+        "topics: &t [AI, Cloud]\nalso: *t\n---\n"
+    )
+    parsed = parse(text)
+    assert parsed.title == "123"  # type: ignore[attr-defined]
+    assert parsed.provider.domain == "example.org"  # type: ignore[attr-defined]
+    assert [t.slug for t in parsed.topics] == ["ai", "cloud"]  # type: ignore[attr-defined]
+
+
+def test_parse_yaml_alias_bomb_is_cheap():
+    import time
+
+    levels = "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 10))
+    text = (
+        f"---\nl0: &l0 [lol]\n{levels}title: t\nwebUrl: https://e.org/\npublishedDateTime: 2024-01-01T00:00:00Z\n---\n"
+    )
+    started = time.perf_counter()
+    assert parse(text).title == "t"  # type: ignore[attr-defined]
+    assert time.perf_counter() - started < 1.0
