@@ -93,7 +93,7 @@ def _memoized(render: Callable[[Article, Urls], str], memo: dict[str, str]) -> C
 
 def _swap_in(staging: Path, out: Path) -> None:
     """Replace ``out`` with ``staging`` (two renames; the old export is removed last)."""
-    os.chmod(staging, 0o755)  # mkdtemp makes it private; an export is for publishing
+    os.chmod(staging, 0o755)  # noqa: S103 - mkdtemp makes it private; an export is for publishing
     if out.exists():
         old = out.with_name(f".{out.name}.old")
         shutil.rmtree(old, ignore_errors=True)
