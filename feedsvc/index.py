@@ -124,6 +124,10 @@ class Index:
     def sources(self) -> Iterable[str]:
         return self._by_source.keys()
 
+    def all_articles(self) -> Iterable[Article]:
+        """Every article, published or not, in no particular order."""
+        return self._by_source.values()
+
     def info(self, ref: FeedRef) -> FeedInfo | None:
         """Given a feed, return its description, or None when there is no such feed."""
         return self._info.get(ref)

@@ -159,6 +159,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Bearer token for the write API (/api/articles). Unset: the API is off and the service is read-only.",
         _token,
     ),
+    Setting(
+        "snapshot",
+        "auto",
+        "Start-up snapshot of the parsed folder, for fast restarts: auto (in the user's cache folder), "
+        "off, or a file path.",
+        _text,
+    ),
     Setting("api_max_bytes", 1048576, "Largest request body the write API accepts, in bytes.", _positive),
     Setting(
         "websub_hub",
@@ -183,6 +190,7 @@ class Settings:
     log_level: str = "info"
     watch: str = "auto"
     api_token: str | None = None
+    snapshot: str = "auto"
     api_max_bytes: int = 1048576
     websub_hub: tuple[str, ...] = ()
 

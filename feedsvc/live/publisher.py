@@ -16,9 +16,9 @@ from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 
+from feedsvc import snapshot
 from feedsvc.index import Index, IndexDiff
 from feedsvc.loader import (
-    LoadResult,
     Signature,
     Skipped,
     article_paths,
@@ -51,14 +51,36 @@ class Publisher:
         self._attempts: dict[str, int] = {}
         self._lock = threading.Lock()  # one update at a time; readers never wait
 
-    def load(self) -> LoadResult:
-        """Read the whole folder (start-up); returns what was loaded."""
+    def load(self, snapshot_path: Path | None = None) -> str:
+        """Read the folder at start-up, from the snapshot where files are unchanged.
+
+        Returns how: "snapshot" or "full".
+        """
+        saved = snapshot.load(snapshot_path, self.root) if snapshot_path else None
+        if saved is not None:
+            with self._lock:
+                self._signatures = dict(saved.signatures)
+                self.skipped = {s.source: s for s in saved.skipped}
+                self.index = Index(saved.articles)
+            changed = self.changed_since_load()
+            if changed:
+                self.refresh(changed)  # files caught mid-write are left to the watcher's first scan
+            log.info("started from the snapshot; %d file(s) changed since it was made", len(changed))
+            return "snapshot"
         result = load_folder(self.root)
         with self._lock:
             self._signatures = dict(result.signatures)
             self.skipped = {s.source: s for s in result.skipped}
             self.index = Index(result.articles)
-        return result
+        return "full"
+
+    def save_snapshot(self, path: Path) -> None:
+        """Write what is loaded now, for the next start (see feedsvc.snapshot)."""
+        with self._lock:
+            state = snapshot.Snapshot(
+                list(self.index.all_articles()), list(self.skipped.values()), dict(self._signatures)
+            )
+        snapshot.save(path, self.root, state)
 
     def refresh(self, paths: Iterable[Path]) -> tuple[IndexDiff | None, list[Path]]:
         """Re-read the given paths and publish what changed.

@@ -20,7 +20,7 @@ from feedsvc.render import FORMATS
 from feedsvc.settings import Settings
 from feedsvc.urls import Urls
 from feedsvc.web.routes import ROUTES
-from feedsvc.web.service import FeedService
+from feedsvc.web.service import FeedService, snapshot_path
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +57,18 @@ def create_app(settings: Settings, service: FeedService | None = None) -> Starle
             tasks.append(asyncio.create_task(watch(service.publisher, settings.watch, stop, app.state.ready)))
         else:
             app.state.ready.set()
+        generation = service.index.generation
         try:
             yield
         finally:
             stop.set()
-            await asyncio.wait(tasks, timeout=5)
+            if tasks:
+                await asyncio.wait(tasks, timeout=5)
             for task in tasks:
                 task.cancel()
+            path = snapshot_path(settings)
+            if path is not None and service.index.generation != generation:
+                service.publisher.save_snapshot(path)  # the next start needs to re-read less
 
     routes = [*ROUTES, *API_ROUTES]
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan)

@@ -7,11 +7,14 @@ is read once per call), so a reader never sees a half-updated state.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from feedsvc import snapshot
 from feedsvc.index import ALL, FeedKind, FeedRef, Index
 from feedsvc.live.publisher import Publisher
 from feedsvc.render import FeedFormat
@@ -25,6 +28,14 @@ from feedsvc.web.cache import Clock, Rendered, ResponseCache, utc_now
 log = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
+
+
+def snapshot_path(settings: Settings) -> Path | None:
+    if settings.snapshot == "off":
+        return None
+    if settings.snapshot == "auto":
+        return snapshot.default_path(settings.content)
+    return Path(settings.snapshot)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,17 +67,21 @@ class FeedService:
         """Load the content folder and build the index."""
         started = time.perf_counter()
         publisher = Publisher(settings.content)
-        loaded = publisher.load()
+        path = snapshot_path(settings)
+        how = publisher.load(path)
         index = publisher.index
         log.info(
-            "loaded %d articles (%d published, %d unpublished), %d files skipped, from %s in %.2fs",
-            len(loaded.articles),
+            "loaded %d published and %d unpublished articles, %d files skipped, from %s in %.2fs (%s)",
             len(index.articles),
             index.unpublished_count,
-            len(loaded.skipped),
+            len(publisher.skipped),
             settings.content,
             time.perf_counter() - started,
+            "from the snapshot" if how == "snapshot" else "full load",
         )
+        if path is not None and how == "full":
+            # Off the start-up path: the service is ready before the snapshot is written.
+            threading.Thread(target=publisher.save_snapshot, args=(path,), daemon=True).start()
         return cls(settings, publisher)
 
     def feed(self, ref: FeedRef, fmt: FeedFormat, limit: int, base_url: str) -> Rendered | None:

@@ -1,0 +1,97 @@
+"""Start-up snapshots: fast restarts that never serve stale or foreign content."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from feedsvc import snapshot
+from feedsvc.index import ALL, FeedKind, FeedRef
+from feedsvc.live.publisher import Publisher
+
+from .conftest import REPO, article, front_matter
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    content = tmp_path / "content"
+    shutil.copytree(REPO / "seeds", content)
+    return content
+
+
+def titles(publisher: Publisher) -> list[str]:
+    return [a.title for a in publisher.index.select(ALL, 500)]
+
+
+def test_snapshot_round_trip_gives_the_same_index(folder: Path, tmp_path: Path):
+    path = tmp_path / "snap"
+    cold = Publisher(folder)
+    assert cold.load(path) == "full"
+    cold.save_snapshot(path)
+    warm = Publisher(folder)
+    assert warm.load(path) == "snapshot"
+    assert titles(warm) == titles(cold)
+    assert [a.guid for a in warm.index.articles] == [a.guid for a in cold.index.articles]
+    assert warm.index.unpublished_count == cold.index.unpublished_count
+
+
+def test_snapshot_rereads_changed_new_and_deleted_files(folder: Path, tmp_path: Path):
+    path = tmp_path / "snap"
+    cold = Publisher(folder)
+    cold.load(path)
+    cold.save_snapshot(path)
+    time.sleep(0.01)
+    seed = folder / "000_84d0586a3992f50e.md"
+    seed.write_text(seed.read_text().replace('title: "U.S. cities', 'title: "CHANGED U.S. cities'))
+    (folder / "new.md").write_text(front_matter(article(title="Added while down", topics=["Downtime"])))
+    victim = next(p for p in sorted(folder.glob("20*.md")) if "published: true" in p.read_text())
+    victim_title = next(a.title for a in cold.index.articles if a.source == victim.name)
+    victim.unlink()
+    warm = Publisher(folder)
+    assert warm.load(path) == "snapshot"
+    found = titles(warm)
+    assert any(t.startswith("CHANGED") for t in found)
+    assert "Added while down" in found and victim_title not in found
+    assert warm.index.info(FeedRef(FeedKind.TOPIC, "downtime")) is not None
+
+
+def test_snapshot_of_another_folder_is_ignored(folder: Path, tmp_path: Path):
+    path = tmp_path / "snap"
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "only.md").write_text(front_matter(article(title="Only in other")))
+    first = Publisher(other)
+    first.load(path)
+    first.save_snapshot(path)
+    publisher = Publisher(folder)
+    assert publisher.load(path) == "full"
+    assert "Only in other" not in titles(publisher)
+
+
+def test_snapshot_that_is_broken_is_ignored(folder: Path, tmp_path: Path):
+    path = tmp_path / "snap"
+    path.write_bytes(b"not a pickle at all")
+    assert Publisher(folder).load(path) == "full"
+
+
+def test_snapshot_cannot_run_code(folder: Path, tmp_path: Path):
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (os.system, (f"touch {marker}",))
+
+    path = tmp_path / "snap"
+    path.write_bytes(pickle.dumps({"format": snapshot.FORMAT, "articles": [Evil()]}))
+    assert Publisher(folder).load(path) == "full"
+    assert not marker.exists()
+
+
+def test_snapshot_default_path_is_per_folder(tmp_path: Path):
+    assert snapshot.default_path(tmp_path / "a") != snapshot.default_path(tmp_path / "b")
+    assert snapshot.default_path(tmp_path / "a").parent.name == "feedsvc"
