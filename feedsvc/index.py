@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from itertools import count
+from typing import NamedTuple
 
 from feedsvc.model import Article, Image
 from feedsvc.text import slugify
@@ -35,8 +36,7 @@ class FeedKind(StrEnum):
     PROVIDER = "providers"
 
 
-@dataclass(frozen=True, slots=True)
-class FeedRef:
+class FeedRef(NamedTuple):
     """Names one feed independently of its format: what the feed is a query for."""
 
     kind: FeedKind
@@ -229,7 +229,8 @@ def _guids(group: list[Article]) -> dict[str, Article]:
 
     Returns the articles whose guid had to change, by source.
     """
-    group = sorted(group, key=lambda a: (a.published_at, a.source))
+    if len(group) > 1:
+        group = sorted(group, key=lambda a: (a.published_at, a.source))
     changed = {}
     for position, article in enumerate(group):
         guid = article.url if position == 0 else _with_fragment(article.url, slugify(article.source))

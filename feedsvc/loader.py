@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,7 +42,40 @@ def article_paths(root: Path) -> list[Path]:
     Hidden files and folders (editor swap files, .git), editor backups and
     README files are not articles.
     """
-    return sorted(path for path in root.rglob("*") if is_article_name(path, root) and path.is_file())
+    return sorted(Path(entry.path) for entry in scan(str(root)))
+
+
+def signatures(root: Path) -> dict[str, Signature]:
+    """Given a content folder, return the signature of every article file, by source."""
+    found = {}
+    prefix = len(str(root)) + 1
+    for entry in scan(str(root)):
+        try:
+            stat = entry.stat()
+        except OSError:
+            continue  # gone since it was listed
+        found[entry.path[prefix:].replace(os.sep, "/")] = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    return found
+
+
+def scan(folder: str) -> Iterator[os.DirEntry[str]]:
+    """Every article file below ``folder`` (os.scandir: no stat per file to list it)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        name = entry.name
+        if name.startswith(".") or name.endswith("~"):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            yield from scan(entry.path)
+        elif (
+            os.path.splitext(name)[1].lower() in ARTICLE_SUFFIXES
+            and not name.lower().startswith("readme")
+            and entry.is_file()
+        ):
+            yield entry
 
 
 def is_article_name(path: Path, root: Path) -> bool:

@@ -402,7 +402,7 @@ class _Fields:
             if not slug:
                 self.warn(label, f"{topic_name!r} has no letters a-z or digits to make a feed URL from; left out")
                 continue
-            topics.setdefault(slug, Topic(topic_name, slug))  # one topic listed twice counts once
+            topics.setdefault(slug, _topic(topic_name, slug))  # one topic listed twice counts once
         return tuple(topics.values())
 
     def images(self, value: Any, prefix: str) -> tuple[Image, ...]:
@@ -437,7 +437,7 @@ class _Fields:
         images = self.images(value.get("images"), f"{label}.images")
         if not display:
             return None
-        return Provider(display, domain, images)
+        return _provider(display, domain, images)
 
     def related(self, name: str) -> tuple[Related, ...]:
         related = []
@@ -458,6 +458,18 @@ class _Fields:
             excerpt = self.text("excerpt", data=item, path=f"{label}.excerpt", plain=True, severity="warning")
             related.append(Related(title, url, excerpt, when if when and when >= _EARLIEST else None, provider))
         return tuple(related)
+
+
+# Thousands of articles name the same few topics and providers: share one
+# object for each (less memory, smaller snapshots), with a bound on the cache.
+@lru_cache(maxsize=16384)
+def _topic(name: str, slug: str) -> Topic:
+    return Topic(name, slug)
+
+
+@lru_cache(maxsize=16384)
+def _provider(name: str, domain: str, images: tuple[Image, ...]) -> Provider:
+    return Provider(name, domain, images)
 
 
 def _to_datetime(value: Any) -> datetime | None:

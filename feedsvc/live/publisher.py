@@ -26,6 +26,7 @@ from feedsvc.loader import (
     load_folder,
     log_warnings,
     read_file,
+    signatures,
 )
 from feedsvc.model import Article
 
@@ -114,19 +115,10 @@ class Publisher:
         """Every path whose state differs from what the index holds (a full stat scan)."""
         with self._lock:
             known = dict(self._signatures)
-        changed = []
-        seen = set()
-        for path in article_paths(self.root):
-            source = path.relative_to(self.root).as_posix()
-            seen.add(source)
-            try:
-                stat = path.stat()
-            except OSError:
-                continue
-            if known.get(source) != (stat.st_mtime_ns, stat.st_size, stat.st_ino):
-                changed.append(path)
-        changed.extend(self.root / source for source in known.keys() - seen)
-        return changed
+        now = signatures(self.root)
+        changed = [source for source, signature in now.items() if known.get(source) != signature]
+        changed.extend(known.keys() - now.keys())
+        return [self.root / source for source in changed]
 
     async def update(self, paths: Iterable[Path]) -> IndexDiff | None:
         """Refresh off the event loop, then retry files caught mid-write."""
