@@ -10,7 +10,7 @@ import pytest
 from lxml import etree
 from starlette.testclient import TestClient
 
-from .conftest import article
+from .conftest import article, front_matter
 
 FEEDS = ["/feeds/all.rss", "/feeds/all.atom", "/feeds/topics/computer-vision.rss", "/feeds/providers/reuters.com.atom"]
 IDENTITY = {"Accept-Encoding": "identity"}
@@ -260,3 +260,40 @@ def test_feed_self_link_names_the_document_including_its_limit(seed_client: Test
     ):
         feed = feedparser.parse(seed_client.get(f"/feeds/all.atom{query}").content).feed
         assert [link.href for link in feed.links if link.rel == "self"] == [expected]
+
+
+def test_fast_path_answers_repeat_requests_exactly_like_the_first(
+    seed_client: TestClient, monkeypatch: pytest.MonkeyPatch
+):
+    first = seed_client.get("/feeds/topics/ai.atom?limit=5", headers=IDENTITY)
+    app = seed_client.app.starlette  # type: ignore[attr-defined]
+
+    async def no_routing(scope: object, receive: object, send: object) -> None:
+        raise AssertionError("routed a request the fast path should have answered")
+
+    monkeypatch.setattr(seed_client.app, "app", no_routing)
+    again = seed_client.get("/feeds/topics/ai.atom?limit=5", headers=IDENTITY)
+    assert (again.status_code, again.content, again.headers) == (first.status_code, first.content, first.headers)
+    assert (
+        seed_client.get("/feeds/topics/ai.atom?limit=5", headers={"If-None-Match": first.headers["etag"]}).status_code
+        == 304
+    )
+    head = seed_client.head("/feeds/topics/ai.atom?limit=5", headers=IDENTITY)
+    assert head.content == b"" and head.headers["content-length"] == first.headers["content-length"]
+    zipped = seed_client.get("/feeds/topics/ai.atom?limit=5", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip" and zipped.content == first.content
+    monkeypatch.setattr(seed_client.app, "app", app)
+
+
+def test_fast_path_never_serves_another_hosts_or_an_old_revision(
+    content: Callable[..., Path], client_for: Callable[..., TestClient]
+):
+    folder = content("a.md", article(title="First version"))
+    client = client_for(folder)
+    assert "First version" in client.get("/feeds/all.rss").text
+    other = client.get("/feeds/all.rss", headers={"Host": "other.example"})
+    assert "http://other.example/feeds/all.rss" in other.text
+    # publish a change the way the watcher does, then ask again: the fast path must not answer from the old revision
+    (folder / "a.md").write_text(front_matter(article(title="Second version")))
+    client.app.state.service.publisher.refresh([folder / "a.md"])  # type: ignore[attr-defined]
+    assert "Second version" in client.get("/feeds/all.rss").text

@@ -132,3 +132,14 @@ def test_load_folder_survives_any_exception_from_a_file(tmp_path: Path, monkeypa
     (tmp_path / "a.md").write_text("---\ntitle: A\n---\n")
     result = load_folder(tmp_path)
     assert result.skipped[0].reason == "could not be parsed (RuntimeError: boom)"
+
+
+def test_load_folder_in_parallel_gives_the_same_result(monkeypatch: pytest.MonkeyPatch):
+    from .conftest import REPO
+
+    serial = load_folder(REPO / "seeds", workers=1)
+    monkeypatch.setattr("feedsvc.loader.PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr("feedsvc.loader.CHUNK", 7)
+    parallel = load_folder(REPO / "seeds", workers=2)
+    assert parallel.articles == serial.articles
+    assert parallel.signatures == serial.signatures

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.datastructures import State
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -19,6 +20,7 @@ from feedsvc.live.websub import HubNotifier
 from feedsvc.render import FORMATS
 from feedsvc.settings import Settings
 from feedsvc.urls import Urls
+from feedsvc.web.fastpath import FastFeeds
 from feedsvc.web.routes import ROUTES
 from feedsvc.web.service import FeedService, snapshot_path
 
@@ -35,7 +37,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return PlainTextResponse(f"{detail}\n", status_code=exc.status_code, headers=exc.headers)
 
 
-def create_app(settings: Settings, service: FeedService | None = None) -> Starlette:
+def create_app(settings: Settings, service: FeedService | None = None) -> FeedApp:
     """Given settings (and optionally a ready service), return the ASGI app.
 
     The content folder is loaded here, before the server binds, so a broken
@@ -73,7 +75,20 @@ def create_app(settings: Settings, service: FeedService | None = None) -> Starle
     routes = [*ROUTES, *API_ROUTES]
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan)
     app.state.service = service
-    return app
+    return FeedApp(app, service)
+
+
+class FeedApp(FastFeeds):
+    """The ASGI app: the cache fast path in front of the Starlette app."""
+
+    @property
+    def state(self) -> State:
+        return self.starlette.state
+
+    @property
+    def starlette(self) -> Starlette:
+        assert isinstance(self.app, Starlette)
+        return self.app
 
 
 def topic_urls(settings: Settings) -> Callable[[FeedRef], list[str]]:

@@ -31,6 +31,16 @@ class Variant:
     body: bytes
     headers: dict[str, str]
     not_modified: dict[str, str]  # what a 304 for this variant carries (RFC 9110 §15.4.5)
+    raw: list[tuple[bytes, bytes]] = field(default_factory=list)  # ASGI form of headers, with Content-Length
+    raw_not_modified: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.raw.extend(_raw({**self.headers, "Content-Length": str(len(self.body))}))
+        self.raw_not_modified.extend(_raw(self.not_modified))
+
+
+def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +120,13 @@ class ResponseCache:
         entry = self._build(slot, render(), content_type, headers or {})
         if entry.size <= self._entries.maxsize:  # larger than the whole budget: serve, don't keep
             self._entries[key] = entry
+        return entry
+
+    def peek(self, slot: Hashable, revision: Hashable) -> Rendered | None:
+        """The cached response for (slot, revision), or None; never renders."""
+        entry = self._entries.get((slot, revision))
+        if entry is not None:
+            self.stats.hits += 1
         return entry
 
     def __len__(self) -> int:

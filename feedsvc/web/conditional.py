@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
+from functools import lru_cache
 
 
 def strong_etag(body: bytes, suffix: str = "") -> str:
@@ -64,6 +65,7 @@ def is_not_modified(
     return False
 
 
+@lru_cache(maxsize=256)  # clients send a handful of distinct values
 def accepts_gzip(accept_encoding: str | None) -> bool:
     """Given an Accept-Encoding value, may the response be gzip-encoded?
 

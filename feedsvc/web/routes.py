@@ -9,13 +9,14 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import Scope
 
 from feedsvc.index import ALL, FeedKind, FeedRef
 from feedsvc.render import FORMATS, FeedFormat
 from feedsvc.text import slugify
 from feedsvc.urls import DEFAULT_LIMIT, MAX_LIMIT, Urls
 from feedsvc.web.cache import Rendered
-from feedsvc.web.conditional import accepts_gzip, is_not_modified
+from feedsvc.web.respond import RawResponse, decide
 from feedsvc.web.service import HOME, OPML, FeedService
 
 # A Host header is echoed into every absolute URL; refuse anything that is not host[:port].
@@ -50,12 +51,9 @@ def base_url(request: Request, service: FeedService) -> str:
 def respond(request: Request, rendered: Rendered) -> Response:
     """Serve a rendered document, or 304 when the client's copy is current."""
     headers = request.headers
-    variant = rendered.variant(accepts_gzip(headers.get("accept-encoding")))
-    if is_not_modified(
-        headers.get("if-none-match"), headers.get("if-modified-since"), rendered.etags, rendered.last_modified
-    ):
-        return Response(status_code=304, headers=variant.not_modified)
-    return Response(variant.body, headers=variant.headers)
+    return RawResponse(
+        decide(rendered, headers.get("accept-encoding"), headers.get("if-none-match"), headers.get("if-modified-since"))
+    )
 
 
 def feed_format(extension: str) -> FeedFormat:
@@ -72,7 +70,9 @@ def serve_feed(request: Request, ref: FeedRef) -> Response:
     limit = parse_limit(request.query_params, request.query_params.getlist("limit"))
     base = base_url(request, service)
     rendered = service.feed(ref, fmt, limit, base)
-    if rendered is None:
+    if rendered is not None:
+        service.remember_route(route_key(request.scope), ref, fmt, limit, base)
+    else:
         canonical = _canonical(ref)
         if canonical != ref and service.index.info(canonical) is not None:
             target = Urls(base).feed(canonical, fmt.extension)
@@ -81,6 +81,12 @@ def serve_feed(request: Request, ref: FeedRef) -> Response:
         what = "topic" if ref.kind is FeedKind.TOPIC else "provider"
         raise HTTPException(404, f"no {what} {ref.key[:100]!r}: every feed is listed at /feeds.opml and on /")
     return respond(request, rendered)
+
+
+def route_key(scope: Scope) -> tuple[str, str, bytes, bytes | None]:
+    """What identifies a feed request before routing: scheme, path, query and Host."""
+    host = next((value for name, value in scope["headers"] if name == b"host"), None)
+    return scope["scheme"], scope["path"], scope["query_string"], host
 
 
 def _canonical(ref: FeedRef) -> FeedRef:

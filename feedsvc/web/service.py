@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from cachetools import LRUCache
 
 from feedsvc import snapshot
 from feedsvc.index import ALL, FeedKind, FeedRef, Index
@@ -28,6 +30,11 @@ from feedsvc.web.cache import Clock, Rendered, ResponseCache, utc_now
 log = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
+
+
+def feed_slot(ref: FeedRef, fmt: FeedFormat, limit: int, base_url: str) -> Hashable:
+    """Everything that names a feed response except the content revision."""
+    return ("feed", ref, fmt.extension, limit, base_url)
 
 
 def snapshot_path(settings: Settings) -> Path | None:
@@ -56,6 +63,8 @@ class FeedService:
         self.publisher = publisher
         self.site = Site(settings.title, settings.language, settings.websub_hub)
         self.cache = ResponseCache(settings.cache_mb * MIB, f"public, max-age={settings.max_age}", clock)
+        # Raw requests already routed to a feed: lets the fast path skip routing.
+        self.routes: LRUCache[Hashable, tuple[FeedRef, Hashable]] = LRUCache(maxsize=20_000)
 
     @property
     def index(self) -> Index:
@@ -97,8 +106,25 @@ class FeedService:
             articles = index.select(ref, limit)
             return fmt.render(feed_spec(info, self.site, urls, fmt.extension, limit, articles), articles)
 
-        slot = ("feed", ref, fmt.extension, limit, base_url)
+        slot = feed_slot(ref, fmt, limit, base_url)
+        cached = self.cache.peek(slot, info.revision)
+        if cached is not None:
+            return cached
         return self.cache.get(slot, info.revision, render, fmt.content_type, self._link_header(urls, ref, fmt, limit))
+
+    def remember_route(self, key: Hashable, ref: FeedRef, fmt: FeedFormat, limit: int, base_url: str) -> None:
+        """Note that a raw request (see routes.route_key) asked for this feed, for the fast path."""
+        if key not in self.routes:
+            self.routes[key] = (ref, feed_slot(ref, fmt, limit, base_url))
+
+    def cached_feed(self, key: Hashable) -> Rendered | None:
+        """The current cached feed for a raw request seen before, or None (then route it normally)."""
+        known = self.routes.get(key)
+        if known is None:
+            return None
+        ref, slot = known
+        info = self.index.info(ref)
+        return None if info is None else self.cache.peek(slot, info.revision)
 
     def _link_header(self, urls: Urls, ref: FeedRef, fmt: FeedFormat, limit: int) -> dict[str, str]:
         """WebSub discovery in HTTP: the hubs and the feed's own URL (RFC 8288 Link)."""

@@ -1,0 +1,331 @@
+"""Every benchmark of issue 4, side by side with its peer, as one table.
+
+    python -m bench [--sizes 1000,20000,100000] [--work /tmp/feedsvc-bench] [--seconds 5]
+
+Peers run in the same invocation on the same machine: Hugo builds the same
+articles' term feeds; nginx (one worker) and a bare Starlette app (same
+uvicorn settings as feedsvc) serve the same feed bytes; wrk makes the load.
+Only ratios are comparable between runs. Needs hugo, nginx and wrk on PATH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from lxml import etree
+
+from bench import hugo
+from bench.corpus import generate
+from bench.peers import bare_starlette, feedsvc, nginx, rss_kib, wrk
+from feedsvc.live.publisher import Publisher
+from feedsvc.loader import article_paths
+
+
+@dataclass
+class Row:
+    what: str
+    ours: str
+    peer: str
+    ratio: float | None
+    target: str
+    met: bool | None
+
+    def cells(self) -> list[str]:
+        ratio = "" if self.ratio is None else f"{self.ratio:.2f}"
+        met = "" if self.met is None else ("yes" if self.met else "NO")
+        return [self.what, self.ours, self.peer, ratio, self.target, met]
+
+
+def corpus(work: Path, count: int) -> Path:
+    folder = work / f"corpus-{count}"
+    marker = folder / ".complete"
+    if not marker.exists():
+        print(f"generating {count} articles in {folder} ...", file=sys.stderr)
+        generate(folder, count, seed=1)
+        marker.write_text("seed=1\n")
+    return folder
+
+
+def feed_urls(base: str) -> list[str]:
+    opml = etree.fromstring(httpx.get(f"{base}/feeds.opml").content)
+    return [str(o.get("xmlUrl")) for o in opml.iter("outline") if o.get("xmlUrl")]
+
+
+def serve_every_feed(base: str) -> list[float]:
+    """Request every feed once (each a first, uncached request); return the latencies in ms."""
+    latencies = []
+    with httpx.Client() as client:
+        for url in feed_urls(base):
+            started = time.perf_counter()
+            client.get(url).raise_for_status()
+            latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def run_size(folder: Path, work: Path) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    with feedsvc(folder) as (base, process, ready):
+        figures["cold"] = ready
+        latencies = serve_every_feed(base)
+        figures["p50"], figures["p99"] = percentile(latencies, 0.5), percentile(latencies, 0.99)
+        figures["rss_mb"] = rss_kib(process.pid) / 1024
+        figures["feeds"] = len(latencies)
+    snapshot = work / f"snapshot-{folder.name}"
+    snapshot.unlink(missing_ok=True)
+    with feedsvc(folder, snapshot=str(snapshot)):
+        deadline = time.monotonic() + 120
+        while not snapshot.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    warm = []
+    for _ in range(3):
+        with feedsvc(folder, snapshot=str(snapshot)) as (_, _, ready):
+            warm.append(ready)
+    figures["warm"] = statistics.median(warm)
+    return figures
+
+
+def edit_cost(folder: Path) -> tuple[float, float]:
+    """(CPU of a full load, median CPU of publishing one edited file), in seconds."""
+    publisher = Publisher(folder)
+    started = time.process_time()
+    publisher.load()
+    full = time.process_time() - started
+    costs = []
+    for number, path in enumerate(article_paths(folder)[::997][:15]):
+        original = path.read_text(encoding="utf-8")
+        path.write_text(original.replace("title: ", f"title: EDIT{number} ", 1), encoding="utf-8")
+        try:
+            started = time.process_time()
+            publisher.refresh([path])
+            costs.append(time.process_time() - started)
+        finally:
+            path.write_text(original, encoding="utf-8")
+            publisher.refresh([path])
+    return full, statistics.median(costs)
+
+
+def visible_latency(folder: Path) -> float:
+    """Seconds from writing a new file to its feed answering, on a watching server (median of 5)."""
+    latencies = []
+    with feedsvc(folder, watch="auto") as (base, _, _):
+        time.sleep(1.0)
+        for number in range(5):
+            probe = folder / f"bench-probe-{number}.md"
+            started = time.perf_counter()
+            probe.write_text(
+                f"---\ntitle: Probe {number}\nwebUrl: https://bench.example/{number}\n"
+                f"publishedDateTime: 2030-01-01T00:00:00Z\ntopics: [Bench probe {number}]\n---\n"
+            )
+            try:
+                while httpx.get(f"{base}/feeds/topics/bench-probe-{number}.rss").status_code != 200:
+                    if time.perf_counter() - started > 10:
+                        raise RuntimeError("probe not visible after 10 s")
+                    time.sleep(0.005)
+                latencies.append(time.perf_counter() - started)
+            finally:
+                probe.unlink()
+                time.sleep(0.3)
+    return statistics.median(latencies)
+
+
+def timed_build(folder: Path, out: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "feedsvc",
+            "build",
+            str(out),
+            "--content",
+            str(folder),
+            "--base-url",
+            "https://feeds.example.com",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - started
+
+
+def http_rows(folder: Path, seconds: int) -> list[Row]:
+    rows = []
+    with feedsvc(folder) as (base, _, _):
+        url = f"{base}/feeds/all.rss"
+        body = httpx.get(url).content
+        etag = httpx.get(url).headers["etag"]
+        ours = wrk(url, seconds)
+        ours_304 = wrk(url, seconds, header=f"If-None-Match: {etag}")
+    with bare_starlette(body) as bare_url:
+        floor = wrk(bare_url, seconds)
+    with nginx(body) as nginx_url:
+        static = wrk(nginx_url, seconds)
+        nginx_etag = httpx.head(nginx_url).headers["etag"]
+        static_304 = wrk(nginx_url, seconds, header=f"If-None-Match: {nginx_etag}")
+    rows.append(
+        Row(
+            "cached feed hit, req/s vs bare Starlette",
+            f"{ours:,.0f}",
+            f"{floor:,.0f}",
+            ours / floor,
+            "≥ 0.9",
+            ours / floor >= 0.9,
+        )
+    )
+    rows.append(
+        Row(
+            "cached feed hit, req/s vs nginx",
+            f"{ours:,.0f}",
+            f"{static:,.0f}",
+            ours / static,
+            "≥ 0.25",
+            ours / static >= 0.25,
+        )
+    )
+    rows.append(
+        Row(
+            "revalidation 304, req/s vs nginx",
+            f"{ours_304:,.0f}",
+            f"{static_304:,.0f}",
+            ours_304 / static_304,
+            "≥ 0.3",
+            ours_304 / static_304 >= 0.3,
+        )
+    )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1000,20000,100000", help="corpus sizes; the middle one is 'the 20k'")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/feedsvc-bench"))
+    parser.add_argument("--seconds", type=int, default=5, help="duration of each wrk run")
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.sizes.split(",")]
+    main_size = sizes[len(sizes) // 2] if len(sizes) > 1 else sizes[0]
+    args.work.mkdir(parents=True, exist_ok=True)
+    folders = {size: corpus(args.work, size) for size in sizes}
+
+    print(f"Hugo on {main_size} articles ...", file=sys.stderr)
+    site = hugo.prepare(folders[main_size], args.work / "hugo-site")
+    hugo_time = statistics.median(hugo.build(site, args.work / "hugo-out") for _ in range(3))
+    print(f"feedsvc on {sizes} ...", file=sys.stderr)
+    per_size = {size: run_size(folders[size], args.work) for size in sizes}
+    build_time = statistics.median(timed_build(folders[main_size], args.work / "export") for _ in range(3))
+    full_cpu, edit_cpu = edit_cost(folders[main_size])
+    visible = visible_latency(folders[main_size])
+    main = per_size[main_size]
+
+    label = f"{main_size // 1000}k"
+    rows = [
+        Row(
+            f"cold start to ready, {label}",
+            f"{main['cold']:.2f} s",
+            f"Hugo {hugo_time:.2f} s",
+            main["cold"] / hugo_time,
+            "≤ 0.6",
+            main["cold"] / hugo_time <= 0.6,
+        ),
+        Row(
+            f"warm restart (snapshot), {label}",
+            f"{main['warm']:.2f} s",
+            f"Hugo {hugo_time:.2f} s",
+            main["warm"] / hugo_time,
+            "≤ 0.1",
+            main["warm"] / hugo_time <= 0.1,
+        ),
+        Row(
+            f"feedsvc build (RSS+Atom), {label}",
+            f"{build_time:.2f} s",
+            f"Hugo {hugo_time:.2f} s (RSS)",
+            build_time / hugo_time,
+            "≤ 1.0",
+            build_time / hugo_time <= 1.0,
+        ),
+        *http_rows(folders[main_size], args.seconds),
+    ]
+    for size in sizes:
+        figures = per_size[size]
+        rows.append(
+            Row(
+                f"first request of a 50-item feed, {size // 1000}k (p50 / p99)",
+                f"{figures['p50']:.1f} / {figures['p99']:.1f} ms",
+                f"{int(figures['feeds'])} feeds",
+                None,
+                "p50 ≤ 3, p99 ≤ 10 ms",
+                figures["p50"] <= 3 and figures["p99"] <= 10,
+            )
+        )
+    small, large = per_size[sizes[0]], per_size[sizes[-1]]
+    rows.append(
+        Row(
+            f"first-request p50, {sizes[-1] // 1000}k vs {sizes[0] // 1000}k",
+            f"{large['p50']:.1f} ms",
+            f"{small['p50']:.1f} ms",
+            large["p50"] / small["p50"],
+            "≤ 1.5",
+            large["p50"] / small["p50"] <= 1.5,
+        )
+    )
+    rows.append(
+        Row(
+            f"one edited file, CPU vs full load, {label}",
+            f"{edit_cpu * 1000:.1f} ms",
+            f"full load {full_cpu:.2f} s",
+            edit_cpu / full_cpu,
+            "≤ 0.01",
+            edit_cpu / full_cpu <= 0.01,
+        )
+    )
+    rows.append(
+        Row(f"one new file visible in its feed, {label}", f"{visible * 1000:.0f} ms", "", None, "≤ 1 s", visible <= 1.0)
+    )
+    rows.append(
+        Row(
+            f"memory after serving every feed, {sizes[-1] // 1000}k",
+            f"{large['rss_mb']:.0f} MB",
+            f"{int(large['feeds'])} feeds",
+            None,
+            "≤ 350 MB",
+            large["rss_mb"] <= 350,
+        )
+    )
+    for size in sizes:
+        figures = per_size[size]
+        rows.append(
+            Row(
+                f"growth: {size // 1000}k cold start / memory",
+                f"{figures['cold']:.2f} s / {figures['rss_mb']:.0f} MB",
+                f"{figures['cold'] / size * 1e6:.0f} µs/article",
+                None,
+                "linear",
+                None,
+            )
+        )
+    print_table(rows)
+
+
+def print_table(rows: list[Row]) -> None:
+    header = ["what", "feedsvc", "peer (same run)", "ratio", "target", "met"]
+    cells = [header, *(row.cells() for row in rows)]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
+    for number, line in enumerate(cells):
+        print("| " + " | ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)) + " |")
+        if number == 0:
+            print("|" + "|".join("-" * (width + 2) for width in widths) + "|")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""Serve repeat feed requests straight from the cache, before any routing.
+
+Most requests are readers polling the same feed URLs. The first request for
+a URL goes through Starlette (routing, validation, rendering) and is
+remembered; later GET/HEAD requests for exactly the same scheme, path, query
+and Host are answered here from the cache when the feed's current revision is
+in it. Everything else (a miss, a new content revision, any other route or
+method) falls through to Starlette, which decides as usual.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from feedsvc.web.respond import decide
+from feedsvc.web.service import FeedService
+
+
+class FastFeeds:
+    def __init__(self, app: ASGIApp, service: FeedService) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        host = accept_encoding = if_none_match = if_modified_since = None
+        for name, value in scope["headers"]:
+            if name == b"host":
+                host = value
+            elif name == b"accept-encoding":
+                accept_encoding = value.decode("latin-1")
+            elif name == b"if-none-match":
+                if_none_match = value.decode("latin-1")
+            elif name == b"if-modified-since":
+                if_modified_since = value.decode("latin-1")
+        rendered = self.service.cached_feed((scope["scheme"], scope["path"], scope["query_string"], host))
+        if rendered is None:
+            await self.app(scope, receive, send)
+            return
+        status, headers, body = decide(rendered, accept_encoding, if_none_match, if_modified_since)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})

@@ -1,0 +1,29 @@
+"""Turn a rendered document and a request's headers into status, headers and body."""
+
+from __future__ import annotations
+
+from starlette.background import BackgroundTask
+from starlette.responses import Response
+
+from feedsvc.web.cache import Rendered
+from feedsvc.web.conditional import accepts_gzip, is_not_modified
+
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+
+
+def decide(
+    rendered: Rendered, accept_encoding: str | None, if_none_match: str | None, if_modified_since: str | None
+) -> Answer:
+    """Pick the encoding, then answer 304 if the client's copy is current, else 200 with the body."""
+    variant = rendered.variant(accepts_gzip(accept_encoding))
+    if is_not_modified(if_none_match, if_modified_since, rendered.etags, rendered.last_modified):
+        return 304, variant.raw_not_modified, b""
+    return 200, variant.raw, variant.body
+
+
+class RawResponse(Response):
+    """A Response whose headers are already in ASGI form (no per-request encoding)."""
+
+    def __init__(self, answer: Answer, background: BackgroundTask | None = None) -> None:
+        self.status_code, self.raw_headers, self.body = answer
+        self.background = background
