@@ -115,7 +115,11 @@ def read_file(path: Path, root: Path) -> tuple[Article | Skipped, Signature | No
     try:
         with path.open("rb") as handle:
             stat = os.fstat(handle.fileno())
-            raw = handle.read(MAX_FILE_BYTES + 1)
+            # Ask for what is there (plus one byte, to notice growth): a huge size
+            # hint would allocate a huge buffer for every small file.
+            raw = handle.read(min(stat.st_size, MAX_FILE_BYTES) + 1)
+            if len(raw) <= MAX_FILE_BYTES and len(raw) > stat.st_size:
+                raw += handle.read(MAX_FILE_BYTES + 1 - len(raw))  # it grew while we read
     except OSError as exc:
         return Skipped(source, f"cannot read: {exc.strerror or exc}"), None
     signature = (stat.st_mtime_ns, stat.st_size, stat.st_ino)

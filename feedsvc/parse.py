@@ -45,11 +45,27 @@ _Loader.yaml_implicit_resolvers = {
     first: [(tag, pattern) for tag, pattern in resolvers if tag not in _TEXT_TAGS]
     for first, resolvers in _Base.yaml_implicit_resolvers.items()
 }
+_PLAIN_TEXT_START = re.compile(r"[A-Za-z\"'(\[]")  # no remaining implicit type starts like this
+_base_resolve = _Loader.resolve
+
+
+def _resolve(self: yaml.SafeLoader, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+    # A plain scalar starting with a letter (most titles, names, URLs) can only
+    # be text (null is the exception), so skip PyYAML's regex tour for it.
+    plain = kind is yaml.ScalarNode and implicit[0] and value and _PLAIN_TEXT_START.match(value)
+    if plain and value not in ("null", "Null", "NULL"):
+        return "tag:yaml.org,2002:str"
+    return str(_base_resolve(self, kind, value, implicit))
+
+
+_Loader.resolve = _resolve
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)(.*)\Z", re.DOTALL | re.MULTILINE)
 _EMPTY_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n---[ \t]*(?:\r?\n|\Z)(.*)\Z", re.DOTALL)
 _HTML_END_TAG = re.compile(r"</[A-Za-z][A-Za-z0-9]*\s*>")
 _LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_SPACE = re.compile(r"\s")
+_CLEAN_URL = re.compile(r"https?://([a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)/[A-Za-z0-9\-._~:/?@!$&'()*+,;=%#]*")
 _URI_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?@!$&'()*+,;=%]*")  # no "#": a second one must be encoded
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,9}(?:\.0*)?")
 _TRUE, _FALSE = {"true", "yes", "on", "y"}, {"false", "no", "off", "n"}
@@ -234,13 +250,18 @@ def normalize_url(raw: str) -> str | None:
     (spaces, non-ASCII, a stray "%" or a second "#") are percent-encoded,
     valid escapes are kept.
     """
+    fast = _CLEAN_URL.fullmatch(raw)
+    if fast is not None and raw.count("#") <= 1 and not _LONE_PERCENT.search(raw):
+        # Already a canonical URI (the common case): only the host needs checking.
+        host = fast.group(1)
+        return raw if _ascii_host(host) == host else None
     try:
         parts = urlsplit(raw.strip())
         port = parts.port
         host = parts.hostname
     except ValueError:
         return None
-    if parts.scheme.lower() not in ("http", "https") or not host or any(c.isspace() for c in parts.netloc):
+    if parts.scheme.lower() not in ("http", "https") or not host or _SPACE.search(parts.netloc):
         return None
     host = _ascii_host(host)
     if host is None:
