@@ -66,11 +66,14 @@ def build(out: Path, content: Path | None, base_url: str | None, compress: bool)
     from feedsvc.export import export
     from feedsvc.live.publisher import Publisher
     from feedsvc.render.spec import Site
+    from feedsvc.web.service import snapshot_path
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     started = time.perf_counter()
     publisher = Publisher(settings.content)
-    publisher.load()
+    path = snapshot_path(settings)
+    if publisher.load(path) == "full" and path is not None:
+        publisher.save_snapshot(path)  # the next build re-reads only what changed
     site = Site(settings.title, settings.language, settings.websub_hub)
     result = export(publisher.index, site, settings.base_url, out, compress)
     print(

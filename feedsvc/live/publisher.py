@@ -52,7 +52,7 @@ class Publisher:
         self._attempts: dict[str, int] = {}
         self._lock = threading.Lock()  # one update at a time; readers never wait
 
-    def load(self, snapshot_path: Path | None = None) -> str:
+    def load(self, snapshot_path: Path | None = None, workers: int = 0) -> str:
         """Read the folder at start-up, from the snapshot where files are unchanged.
 
         Returns how: "snapshot" or "full".
@@ -68,7 +68,7 @@ class Publisher:
                 self.refresh(changed)  # files caught mid-write are left to the watcher's first scan
             log.info("started from the snapshot; %d file(s) changed since it was made", len(changed))
             return "snapshot"
-        result = load_folder(self.root)
+        result = load_folder(self.root, workers=workers)
         with self._lock:
             self._signatures = dict(result.signatures)
             self.skipped = {s.source: s for s in result.skipped}
