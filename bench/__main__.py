@@ -11,6 +11,8 @@ Only ratios are comparable between runs. Needs hugo, nginx and wrk on PATH.
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import statistics
 import subprocess
 import sys
