@@ -74,7 +74,7 @@ def _write_all(index: Index, site: Site, urls: Urls, root: Path, compress: bool)
             assert info is not None
             articles = index.select(ref, DEFAULT_LIMIT)
             spec = feed_spec(info, site, urls, extension, DEFAULT_LIMIT, articles)
-            write(f"feeds/{ref.path}.{extension}", fmt.render(spec, articles, item))  # type: ignore[call-arg]
+            write(f"feeds/{ref.path}.{extension}", fmt.render(spec, articles, item))
     formats = list(FORMATS.values())
     write("feeds.opml", render_opml(index, site, urls, formats))
     write("index.html", render_home(index, site, urls, formats))

@@ -6,12 +6,18 @@ function; adding JSON Feed means adding one entry to :data:`FORMATS`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from feedsvc.model import Article
 from feedsvc.render.spec import FeedSpec
-from feedsvc.render.xmlfeeds import render_atom, render_rss
+from feedsvc.render.xmlfeeds import ItemRenderer, render_atom, render_rss
+
+
+class Renderer(Protocol):
+    def __call__(self, spec: FeedSpec, articles: Sequence[Article], item: ItemRenderer | None = None) -> bytes:
+        """Given a feed's spec and items, return the document; ``item`` may replace the item renderer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +26,7 @@ class FeedFormat:
     label: str
     media_type: str  # what the feed is (link rel=alternate type=...)
     content_type: str  # what we send in Content-Type
-    render: Callable[[FeedSpec, Sequence[Article]], bytes]
+    render: Renderer
 
 
 FORMATS: dict[str, FeedFormat] = {
