@@ -45,19 +45,25 @@ _Loader.yaml_implicit_resolvers = {
     first: [(tag, pattern) for tag, pattern in resolvers if tag not in _TEXT_TAGS]
     for first, resolvers in _Base.yaml_implicit_resolvers.items()
 }
-_PLAIN_TEXT_START = re.compile(r"[A-Za-z\"'(\[]")  # no remaining implicit type starts like this
+# No remaining implicit type (null, timestamp, merge, value) starts with a letter
+# except null itself, so such a plain scalar (most titles, names, URLs) is text.
+_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_NULLS = frozenset({"null", "Null", "NULL"})
 _base_resolve = _Loader.resolve
 
 
 def _resolve(self: yaml.SafeLoader, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
-    # A plain scalar starting with a letter (most titles, names, URLs) can only
-    # be text (null is the exception), so skip PyYAML's regex tour for it.
-    plain = kind is yaml.ScalarNode and implicit[0] and value and _PLAIN_TEXT_START.match(value)
-    if plain and value not in ("null", "Null", "NULL"):
+    if kind is yaml.ScalarNode and implicit[0] and value and value[0] in _LETTERS and value not in _NULLS:
         return "tag:yaml.org,2002:str"
     return str(_base_resolve(self, kind, value, implicit))
 
 
+def _no_path_resolvers(self: yaml.SafeLoader, *args: Any) -> None:
+    """We register no path resolvers, so there is nothing to track per node."""
+
+
+_Loader.descend_resolver = _no_path_resolvers
+_Loader.ascend_resolver = _no_path_resolvers
 _Loader.resolve = _resolve
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)(.*)\Z", re.DOTALL | re.MULTILINE)
@@ -146,37 +152,32 @@ def _load(text: str) -> Any:
 
 
 def _build(node: yaml.Node, loader: yaml.SafeLoader, built: dict[int, Any]) -> Any:
-    # Anchors make several references to one node: build it once (as PyYAML
-    # does), so an alias bomb costs nothing.
-    known = built.get(id(node))
-    if known is not None:
-        return known
     kind, tag = type(node), node.tag
-    value: Any
     if kind is yaml.ScalarNode:
         if tag == _STR:
             return node.value
         if tag == _NULL:
             return None
         if tag == _TIMESTAMP:
-            value = loader.construct_yaml_timestamp(node)  # type: ignore[arg-type]
-        else:
-            raise _OtherTag
-    elif kind is yaml.MappingNode and tag == _MAP:
+            return loader.construct_yaml_timestamp(node)  # type: ignore[arg-type]
+        raise _OtherTag
+    # Anchors make several references to one node: build each collection once
+    # (as PyYAML does), so an alias bomb costs nothing.
+    known = built.get(id(node))
+    if known is not None:
+        return known
+    value: Any
+    if kind is yaml.MappingNode and tag == _MAP:
         value = built[id(node)] = {}
         for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                raise _OtherTag
-            key = _build(key_node, loader, built)
-            if not isinstance(key, str):
-                raise _OtherTag
-            value[key] = _build(value_node, loader, built)
+            if key_node.tag != _STR or type(key_node) is not yaml.ScalarNode:
+                raise _OtherTag  # merge keys, non-text keys
+            value[key_node.value] = _build(value_node, loader, built)
     elif kind is yaml.SequenceNode and tag == _SEQ:
         value = built[id(node)] = []
-        value.extend(_build(item, loader, built) for item in node.value)
+        value.extend([_build(item, loader, built) for item in node.value])
     else:
         raise _OtherTag
-    built[id(node)] = value
     return value
 
 
