@@ -8,9 +8,12 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from feedsvc.model import Article
 from feedsvc.parse import InvalidArticle, parse_article, split_front_matter
+
+_T = TypeVar("_T")
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +94,7 @@ def is_article_name(path: Path, root: Path) -> bool:
 
 # What identifies one version of a file on disk: (mtime_ns, size, inode).
 Signature = tuple[int, int, int]
+Loaded = tuple["Article | Skipped", Signature | None]
 
 
 def as_front_matter(yaml_text: str) -> str:
@@ -163,7 +167,11 @@ def load_folder(root: Path, log_skipped: bool = True, workers: int = 0) -> LoadR
     workers = workers or os.cpu_count() or 1
     loaded_files: Iterable[tuple[Article | Skipped, Signature | None]]
     if workers > 1 and len(paths) >= PARALLEL_THRESHOLD:
-        loaded_files = _read_in_parallel(paths, root, workers)
+        try:
+            loaded_files = _read_in_parallel(paths, root, workers)
+        except Exception:  # e.g. a worker killed by the OOM killer: do it here instead
+            log.exception("parallel loading failed; loading in this process")
+            loaded_files = (read_file(path, root) for path in paths)
     else:
         loaded_files = (read_file(path, root) for path in paths)
     for loaded, signature in loaded_files:
@@ -189,7 +197,33 @@ def _read_in_parallel(paths: list[Path], root: Path, workers: int) -> list[tuple
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         results = pool.map(_read_chunk, chunks, [root] * len(chunks))
-        return [loaded for chunk in results for loaded in chunk]
+        shared = _Sharer()
+        return [shared(loaded) for chunk in results for loaded in chunk]
+
+
+class _Sharer:
+    """Each worker shares topic and provider objects among its own articles;
+    across workers they arrive as copies. Make them one object again."""
+
+    def __init__(self) -> None:
+        self.known: dict[object, object] = {}
+
+    def __call__(self, loaded: Loaded) -> Loaded:
+        article, signature = loaded
+        if isinstance(article, Skipped):
+            return loaded
+        share = self.share
+        related = tuple(r._replace(provider=share(r.provider)) if r.provider else r for r in article.related)
+        shared = article._replace(
+            provider=share(article.provider) if article.provider else None,
+            topics=tuple(share(topic) for topic in article.topics),
+            images=tuple(share(image) for image in article.images),
+            related=related,
+        )
+        return shared, signature
+
+    def share(self, value: _T) -> _T:
+        return self.known.setdefault(value, value)  # type: ignore[return-value]
 
 
 def _read_chunk(paths: list[Path], root: Path) -> list[tuple[Article | Skipped, Signature | None]]:

@@ -207,7 +207,7 @@ def article_from_mapping(data: dict[str, Any], source: str, body: str = "") -> A
         related=fields.related("related"),
         body_html=render_markdown(body, url),
         category=fields.text("category", severity="warning"),
-        original_url=fields.url(data.get("originalUrl"), "originalUrl", severity="warning"),
+        original_url=_same_or(url, fields.url(data.get("originalUrl"), "originalUrl", severity="warning")),
         warnings=tuple(p for p in fields.problems if p.severity == "warning"),
     )
     if any(p.severity == "error" for p in fields.problems):
@@ -438,7 +438,7 @@ class _Fields:
             if url:
                 width = self.integer(item.get("width"), f"{label}.width")
                 height = self.integer(item.get("height"), f"{label}.height")
-                images.append(Image(url, width, height))
+                images.append(_image(url, width, height))
         return tuple(images)
 
     def provider(self, value: Any, label: str) -> Provider | None:
@@ -482,11 +482,21 @@ class _Fields:
         return tuple(related)
 
 
+def _same_or(url: str, other: str) -> str:
+    """``other``, as the very same string object as ``url`` when equal (they usually are)."""
+    return url if other == url else other
+
+
 # Thousands of articles name the same few topics and providers: share one
 # object for each (less memory, smaller snapshots), with a bound on the cache.
 @lru_cache(maxsize=16384)
 def _topic(name: str, slug: str) -> Topic:
     return Topic(name, slug)
+
+
+@lru_cache(maxsize=16384)  # default images and logos repeat across articles too
+def _image(url: str, width: int | None, height: int | None) -> Image:
+    return Image(url, width, height)
 
 
 @lru_cache(maxsize=16384)
