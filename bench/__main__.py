@@ -76,8 +76,17 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
+def warm_page_cache(folder: Path) -> None:
+    """Read every file once, so that "cold start" means a cold process, not a cold disk
+    (this VM's disk makes the difference swing by seconds; Hugo gets the same treatment)."""
+    for path in folder.rglob("*"):
+        if path.is_file():
+            path.read_bytes()
+
+
 def run_size(folder: Path, work: Path) -> dict[str, float]:
     figures: dict[str, float] = {}
+    warm_page_cache(folder)
     with feedsvc(folder) as (base, process, ready):
         figures["cold"] = ready
         latencies = serve_every_feed(base)
@@ -226,6 +235,7 @@ def main() -> None:
 
     print(f"Hugo on {main_size} articles ...", file=sys.stderr)
     site = hugo.prepare(folders[main_size], args.work / "hugo-site")
+    warm_page_cache(site)
     hugo_time = statistics.median(hugo.build(site, output_folder(args.work, "hugo-out")) for _ in range(3))
     print(f"feedsvc on {sizes} ...", file=sys.stderr)
     per_size = {size: run_size(folders[size], args.work) for size in sizes}
