@@ -95,3 +95,15 @@ def test_snapshot_cannot_run_code(folder: Path, tmp_path: Path):
 def test_snapshot_default_path_is_per_folder(tmp_path: Path):
     assert snapshot.default_path(tmp_path / "a") != snapshot.default_path(tmp_path / "b")
     assert snapshot.default_path(tmp_path / "a").parent.name == "feedsvc"
+
+
+def test_snapshot_is_skipped_when_most_files_changed(folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    path = tmp_path / "snap"
+    cold = Publisher(folder)
+    cold.load(path)
+    cold.save_snapshot(path)
+    monkeypatch.setattr("feedsvc.live.publisher.PARALLEL_THRESHOLD", 1)
+    time.sleep(0.01)
+    for changed in sorted(folder.glob("20*.md"))[:20]:
+        changed.write_text(changed.read_text() + "\n")
+    assert Publisher(folder).load(path) == "full"  # 20 of 58 files changed: a full load is the faster way

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from feedsvc import snapshot
 from feedsvc.index import Index, IndexDiff
 from feedsvc.loader import (
+    PARALLEL_THRESHOLD,
     Signature,
     Skipped,
     article_paths,
@@ -64,10 +65,14 @@ class Publisher:
                 self.skipped = {s.source: s for s in saved.skipped}
                 self.index = Index(saved.articles)
             changed = self.changed_since_load()
-            if changed:
-                self.refresh(changed)  # files caught mid-write are left to the watcher's first scan
-            log.info("started from the snapshot; %d file(s) changed since it was made", len(changed))
-            return "snapshot"
+            # Re-reading changed files happens in this one process; when most of
+            # the folder changed (a big git pull), the parallel full load is faster.
+            if len(changed) < max(PARALLEL_THRESHOLD, len(saved.signatures) // 4):
+                if changed:
+                    self.refresh(changed)  # files caught mid-write are left to the watcher's first scan
+                log.info("started from the snapshot; %d file(s) changed since it was made", len(changed))
+                return "snapshot"
+            log.info("%d files changed since the snapshot was made: loading the folder in full", len(changed))
         result = load_folder(self.root, workers=workers)
         with self._lock:
             self._signatures = dict(result.signatures)
