@@ -223,7 +223,9 @@ def render_markdown(body: str, base_url: str = "") -> str:
     """
     if not body.strip():
         return ""
-    rendered = _markdown.render(body)
+    # markdown-it turns character references such as &#12; into the characters
+    # themselves, and nh3 keeps them: clean the output as well as the input.
+    rendered = xml_safe(_markdown.render(body))
     # nh3 (ammonia) drops scripts, event handlers and unsafe URL schemes.
     if base_url:
         try:
@@ -252,10 +254,23 @@ def normalize_url(raw: str) -> str | None:
     valid escapes are kept.
     """
     fast = _CLEAN_URL.fullmatch(raw)
-    if fast is not None and raw.count("#") <= 1 and not _LONE_PERCENT.search(raw):
+    if fast is not None and _canonical_as_written(raw):
         # Already a canonical URI (the common case): only the host needs checking.
         host = fast.group(1)
         return raw if _ascii_host(host) == host else None
+    return _normalize_parts(raw)
+
+
+def _canonical_as_written(raw: str) -> bool:
+    """Would the full normalisation leave this clean-looking URL unchanged?
+
+    It encodes a lone "%" and a second "#", and drops an empty query or
+    fragment ("x?", "x#", "x?#a").
+    """
+    return raw.count("#") <= 1 and not _LONE_PERCENT.search(raw) and not raw.endswith(("?", "#")) and "?#" not in raw
+
+
+def _normalize_parts(raw: str) -> str | None:
     try:
         parts = urlsplit(raw.strip())
         port = parts.port

@@ -7,8 +7,12 @@ snapshot, changed, new and deleted ones go through the normal incremental
 path. A snapshot from another folder, another version of feedsvc, or one
 that cannot be read is ignored (the folder is then loaded in full).
 
-Unpickling runs with an allow-list of classes, so a snapshot file, even a
-hostile one, can only ever produce articles, never run code.
+A snapshot is trusted only as far as the files it is kept next to: it is
+written readable by its owner alone, and one that is not owned by this user,
+or that others could write, is ignored. Unpickling runs with an allow-list
+of classes, so even a hostile file could only ever produce articles, never
+run code; every article is checked for the right shape, and one that does not
+come from a file in the folder is a reason to ignore the whole snapshot.
 """
 
 from __future__ import annotations
@@ -19,13 +23,14 @@ import logging
 import os
 import pickle
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from feedsvc import __version__
 from feedsvc.live.storage import atomic_write
 from feedsvc.loader import Signature, Skipped
-from feedsvc.model import Article
+from feedsvc.model import Article, Image, Provider, Related, Topic
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +68,7 @@ def save(path: Path, root: Path, snapshot: Snapshot) -> None:
     }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+        atomic_write(path, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL), mode=0o600)
     except OSError as exc:
         log.warning("could not write the start-up snapshot %s: %s", path, exc)
 
@@ -71,6 +76,10 @@ def save(path: Path, root: Path, snapshot: Snapshot) -> None:
 def load(path: Path, root: Path) -> Snapshot | None:
     """Read a snapshot of ``root``, or None if there is no usable one."""
     try:
+        status = path.stat()
+        if status.st_uid != os.getuid() or status.st_mode & 0o022:
+            log.warning("ignoring the snapshot %s: it is not private to this user", path)
+            return None
         data = path.read_bytes()
     except FileNotFoundError:
         return None
@@ -85,20 +94,57 @@ def load(path: Path, root: Path) -> Snapshot | None:
         if foreign != (FORMAT, __version__, str(root.resolve())):
             log.info("ignoring the snapshot %s: it was made for %s", path, foreign)
             return None
+        signatures = {str(k): (int(v[0]), int(v[1]), int(v[2])) for k, v in payload["signatures"].items()}
+        articles = payload["articles"]
+        if not isinstance(articles, list) or not all(_well_formed(a, signatures) for a in articles):
+            raise ValueError("an article is malformed or comes from no file of the folder")
         return Snapshot(
-            articles=_checked(payload["articles"], Article),
+            articles=articles,
             skipped=[Skipped(str(source), str(reason)) for source, reason in payload["skipped"]],
-            signatures={str(k): (int(v[0]), int(v[1]), int(v[2])) for k, v in payload["signatures"].items()},
+            signatures=signatures,
         )
     except Exception as exc:
         log.warning("ignoring the snapshot %s: %s", path, exc)
         return None
 
 
-def _checked(items: Any, kind: type[Article]) -> list[Article]:
-    if not isinstance(items, list) or not all(isinstance(item, kind) for item in items):
-        raise ValueError("unexpected content")
-    return items
+def _well_formed(article: Any, signatures: dict[str, Signature]) -> bool:
+    """Is this an Article of the right shape, read from a file the snapshot knows?"""
+    if not (type(article) is Article and len(article) == len(Article._fields)):
+        return False
+    texts = (article.title, article.url, article.excerpt, article.body_html, article.category, article.guid)
+    return (
+        isinstance(article.source, str)
+        and article.source in signatures
+        and all(type(text) is str for text in texts)
+        and type(article.published_at) is datetime
+        and type(article.updated_at) is datetime
+        and article.published_at.tzinfo is not None
+        and type(article.published) is bool
+        and (article.provider is None or _provider(article.provider))
+        and all(type(t) is Topic and type(t.name) is str and type(t.slug) is str for t in article.topics)
+        and all(_image(i) for i in article.images)
+        and all(
+            type(r) is Related
+            and type(r.title) is str
+            and type(r.url) is str
+            and (r.provider is None or _provider(r.provider))
+            for r in article.related
+        )
+    )
+
+
+def _provider(provider: Any) -> bool:
+    return (
+        type(provider) is Provider
+        and type(provider.name) is str
+        and type(provider.domain) is str
+        and all(_image(i) for i in provider.images)
+    )
+
+
+def _image(image: Any) -> bool:
+    return type(image) is Image and type(image.url) is str
 
 
 class _Unpickler(pickle.Unpickler):

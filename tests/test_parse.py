@@ -284,3 +284,33 @@ def test_parse_yaml_alias_bomb_is_cheap():
     started = time.perf_counter()
     assert parse(text).title == "t"  # type: ignore[attr-defined]
     assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize("reference", ["&#12;", "&#x0C;", "&#1;", "&#xFFFE;"])
+def test_parse_body_character_references_cannot_smuggle_control_characters(reference: str):
+    from feedsvc.text import xml_safe
+
+    html = parse(article(), body=f"form {reference} feed\n").body_html  # type: ignore[attr-defined]
+    assert xml_safe(html) == html
+
+
+def test_normalize_url_fast_path_agrees_with_the_full_normalisation():
+    from itertools import product
+
+    from feedsvc.parse import _normalize_parts, normalize_url
+
+    hosts = [
+        "e.org",
+        "E.org",
+        "bücher.de",
+        "xn--bcher-kva.de",
+        "1.2.3.4",
+        "1.2.3.999",
+        "e.org:8080",
+        "u@e.org",
+        "e.org.",
+    ]
+    paths = ["/", "/a b", "/x?", "/x#", "/x?#a", "/x#a#b", "/100%", "/a%20b", "/q?a=1&b=2#f", "", "/ü", "/x#a?b"]
+    for scheme, host, path in product(["https", "HTTP"], hosts, paths):
+        url = f"{scheme}://{host}{path}"
+        assert normalize_url(url) == _normalize_parts(url), url

@@ -107,3 +107,49 @@ def test_snapshot_is_skipped_when_most_files_changed(folder: Path, tmp_path: Pat
     for changed in sorted(folder.glob("20*.md"))[:20]:
         changed.write_text(changed.read_text() + "\n")
     assert Publisher(folder).load(path) == "full"  # 20 of 58 files changed: a full load is the faster way
+
+
+def _forged(folder: Path, tmp_path: Path, articles: list[object]) -> Path:
+    from feedsvc import __version__
+
+    path = tmp_path / "forged"
+    payload = {
+        "format": snapshot.FORMAT,
+        "version": __version__,
+        "root": str(folder.resolve()),
+        "articles": articles,
+        "skipped": [],
+        "signatures": {},
+    }
+    path.write_bytes(pickle.dumps(payload))
+    path.chmod(0o600)
+    return path
+
+
+def test_snapshot_with_an_article_from_no_file_is_ignored(folder: Path, tmp_path: Path):
+    from datetime import UTC, datetime
+
+    from feedsvc.model import Article
+
+    when = datetime(2030, 1, 1, tzinfo=UTC)
+    ghost = Article("ghost.md", "Injected", "javascript:alert(1)", when, when, body_html="<script>alert(1)</script>")
+    publisher = Publisher(folder)
+    assert publisher.load(_forged(folder, tmp_path, [ghost])) == "full"
+    assert "Injected" not in titles(publisher)
+
+
+def test_snapshot_with_malformed_fields_is_ignored_not_fatal(folder: Path, tmp_path: Path):
+    from feedsvc.model import Article
+
+    broken = Article("000_84d0586a3992f50e.md", "T", "https://e.org/", "not a date", "not a date")  # type: ignore[arg-type]
+    assert Publisher(folder).load(_forged(folder, tmp_path, [broken])) == "full"
+
+
+def test_snapshot_writable_by_others_is_ignored(folder: Path, tmp_path: Path):
+    path = tmp_path / "snap"
+    cold = Publisher(folder)
+    cold.load(path)
+    cold.save_snapshot(path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    path.chmod(0o666)
+    assert Publisher(folder).load(path) == "full"

@@ -60,10 +60,16 @@ class Publisher:
         """
         saved = snapshot.load(snapshot_path, self.root) if snapshot_path else None
         if saved is not None:
+            try:
+                index = Index(saved.articles)
+            except Exception:  # a snapshot that passed its checks but still cannot be indexed
+                log.exception("ignoring the snapshot %s", snapshot_path)
+                saved = None
+        if saved is not None:
             with self._lock:
                 self._signatures = dict(saved.signatures)
                 self.skipped = {s.source: s for s in saved.skipped}
-                self.index = Index(saved.articles)
+                self.index = index
             changed = self.changed_since_load()
             # Re-reading changed files happens in this one process; when most of
             # the folder changed (a big git pull), the parallel full load is faster.

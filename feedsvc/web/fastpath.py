@@ -25,16 +25,17 @@ class FastFeeds:
         if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
             await self.app(scope, receive, send)
             return
+        # The first occurrence of each header wins, as in Starlette's request.headers.get().
         host = accept_encoding = if_none_match = if_modified_since = None
         for name, value in scope["headers"]:
             if name == b"host":
-                host = value
+                host = value if host is None else host
             elif name == b"accept-encoding":
-                accept_encoding = value.decode("latin-1")
+                accept_encoding = value.decode("latin-1") if accept_encoding is None else accept_encoding
             elif name == b"if-none-match":
-                if_none_match = value.decode("latin-1")
+                if_none_match = value.decode("latin-1") if if_none_match is None else if_none_match
             elif name == b"if-modified-since":
-                if_modified_since = value.decode("latin-1")
+                if_modified_since = value.decode("latin-1") if if_modified_since is None else if_modified_since
         rendered = self.service.cached_feed((scope["scheme"], scope["path"], scope["query_string"], host))
         if rendered is None:
             await self.app(scope, receive, send)
