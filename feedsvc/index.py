@@ -98,12 +98,16 @@ class Index:
         """Build a snapshot from scratch."""
         self.generation = next(_generations)
         everything = {article.source: article for article in articles}
-        self._by_url: dict[str, list[str]] = {}
+        by_url: dict[str, list[str]] = {}
         for article in everything.values():
             if article.published:
-                self._by_url.setdefault(article.url, []).append(article.source)
-        for sources in self._by_url.values():
+                by_url.setdefault(article.url, []).append(article.source)
+        for sources in by_url.values():
             everything.update(_guids([everything[source] for source in sources]))
+        # Almost every URL has one article: keep its source itself, not a list.
+        self._by_url: dict[str, str | list[str]] = {
+            url: sources[0] if len(sources) == 1 else sources for url, sources in by_url.items()
+        }
         self._by_source = everything
         self.unpublished_count = sum(1 for a in everything.values() if not a.published)
         self._members: dict[FeedRef, list[Article]] = {ALL: []}
@@ -156,10 +160,11 @@ class Index:
         touched = {s for s in changes if by_source.get(s) is not self._by_source.get(s)}
         new._by_url = dict(self._by_url)
         for url in _urls(self._by_source.get(s) for s in touched) | _urls(by_source.get(s) for s in touched):
-            candidates = set(self._by_url.get(url, ())) | touched
+            known = self._by_url.get(url, ())
+            candidates = ({known} if isinstance(known, str) else set(known)) | touched
             group = sorted(s for s in candidates if (a := by_source.get(s)) and a.published and a.url == url)
             if group:
-                new._by_url[url] = group
+                new._by_url[url] = group[0] if len(group) == 1 else group
                 renamed = _guids([by_source[s] for s in group])
                 by_source.update(renamed)
                 touched.update(renamed)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import ipaddress
 import re
+import sys
 from datetime import UTC, date, datetime, time
 from functools import lru_cache
 from typing import Any
@@ -192,6 +193,7 @@ def article_from_mapping(data: dict[str, Any], source: str, body: str = "") -> A
     if kind not in _KINDS:
         fields.warn("type", f"{kind!r} is not one of {', '.join(_KINDS)}; treated as an article")
         kind = "article"
+    kind = _KINDS[_KINDS.index(kind)]  # one shared string per kind
     article = Article(
         source=source,
         title=title,
@@ -206,7 +208,7 @@ def article_from_mapping(data: dict[str, Any], source: str, body: str = "") -> A
         images=fields.images(data.get("images"), "images"),
         related=fields.related("related"),
         body_html=render_markdown(body, url),
-        category=fields.text("category", severity="warning"),
+        category=sys.intern(fields.text("category", severity="warning")),
         original_url=_same_or(url, fields.url(data.get("originalUrl"), "originalUrl", severity="warning")),
         warnings=tuple(p for p in fields.problems if p.severity == "warning"),
     )

@@ -34,7 +34,7 @@ from feedsvc.model import Article, Image, Provider, Related, Topic
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2
 _ALLOWED = {("feedsvc.model", name) for name in ("Article", "Image", "Provider", "Related", "Topic", "Problem")} | {
     ("datetime", "datetime"),
     ("datetime", "timezone"),
@@ -94,7 +94,7 @@ def load(path: Path, root: Path) -> Snapshot | None:
         if foreign != (FORMAT, __version__, str(root.resolve())):
             log.info("ignoring the snapshot %s: it was made for %s", path, foreign)
             return None
-        signatures = {str(k): (int(v[0]), int(v[1]), int(v[2])) for k, v in payload["signatures"].items()}
+        signatures = {str(k): int(v) for k, v in payload["signatures"].items()}
         articles = payload["articles"]
         if not isinstance(articles, list) or not all(_well_formed(a, signatures) for a in articles):
             raise ValueError("an article is malformed or comes from no file of the folder")

@@ -26,6 +26,7 @@ from feedsvc.loader import (
     is_article_name,
     load_folder,
     log_warnings,
+    modified_at,
     read_file,
     signatures,
 )
@@ -156,7 +157,7 @@ class Publisher:
             return  # this exact version is already published (e.g. by the API that wrote it)
         if isinstance(loaded, Skipped):
             attempts = self._attempts.get(source, 0) + 1
-            if attempts <= len(RETRY_DELAYS) and time.time() - signature[0] / 1e9 < FRESH_SECONDS:
+            if attempts <= len(RETRY_DELAYS) and time.time() - modified_at(signature) < FRESH_SECONDS:
                 self._attempts[source] = attempts
                 retry.append(path)
                 return
