@@ -21,7 +21,6 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import nh3
 import yaml
-from markdown_it import MarkdownIt
 
 from feedsvc.model import Article, Image, Problem, Provider, Related, Topic
 from feedsvc.text import is_domain, slugify, xml_safe
@@ -79,7 +78,14 @@ _TRUE, _FALSE = {"true", "yes", "on", "y"}, {"false", "no", "off", "n"}
 _KINDS = ("article", "video")
 _EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)  # "0001-01-01" is a placeholder, not a date
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_markdown = MarkdownIt("commonmark")
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> Any:
+    """The CommonMark renderer, made on first use: most articles have no body."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark")
 
 
 class InvalidArticle(ValueError):
@@ -227,7 +233,7 @@ def render_markdown(body: str, base_url: str = "") -> str:
         return ""
     # markdown-it turns character references such as &#12; into the characters
     # themselves, and nh3 keeps them: clean the output as well as the input.
-    rendered = xml_safe(_markdown.render(body))
+    rendered = xml_safe(_markdown().render(body))
     # nh3 (ammonia) drops scripts, event handlers and unsafe URL schemes.
     if base_url:
         try:

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
@@ -59,6 +60,12 @@ class Publisher:
 
         Returns how: "snapshot" or "full".
         """
+        scan = None
+        if snapshot_path is not None and snapshot_path.exists():
+            # Stat the folder in a thread while the snapshot is read (the stat calls release the GIL).
+            pool = ThreadPoolExecutor(1)
+            scan = pool.submit(signatures, self.root)
+            pool.shutdown(wait=False)  # the thread ends with its one task
         saved = snapshot.load(snapshot_path, self.root) if snapshot_path else None
         if saved is not None:
             try:
@@ -71,7 +78,7 @@ class Publisher:
                 self._signatures = dict(saved.signatures)
                 self.skipped = {s.source: s for s in saved.skipped}
                 self.index = index
-            changed = self.changed_since_load()
+            changed = self.changed_since_load(scan.result() if scan else None)
             # Re-reading changed files happens in this one process; when most of
             # the folder changed (a big git pull), the parallel full load is faster.
             if len(changed) < max(PARALLEL_THRESHOLD, len(saved.signatures) // 4):
@@ -123,11 +130,13 @@ class Publisher:
                 log.exception("listener failed")
         return diff, retry
 
-    def changed_since_load(self) -> list[Path]:
-        """Every path whose state differs from what the index holds (a full stat scan)."""
+    def changed_since_load(self, now: dict[str, Signature] | None = None) -> list[Path]:
+        """Every path whose state differs from what the index holds (a full stat scan,
+        or ``now``: one made earlier)."""
         with self._lock:
             known = dict(self._signatures)
-        now = signatures(self.root)
+        if now is None:
+            now = signatures(self.root)
         changed = [source for source, signature in now.items() if known.get(source) != signature]
         changed.extend(known.keys() - now.keys())
         return [self.root / source for source in changed]

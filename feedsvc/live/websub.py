@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
-
-import httpx
+from typing import TYPE_CHECKING
 
 from feedsvc.index import FeedRef, Index, IndexDiff
+
+if TYPE_CHECKING:  # httpx (and ssl) load only when a hub is configured: faster start-up
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +25,7 @@ BATCH_SECONDS = 0.2  # gather the changes of one burst (an rsync, a git pull) in
 MAX_URLS_PER_REQUEST = 100
 BACKOFF_START = 1.0
 BACKOFF_MAX = 300.0
-TIMEOUT = httpx.Timeout(10.0)
+TIMEOUT_SECONDS = 10.0
 
 
 class HubNotifier:
@@ -53,8 +55,11 @@ class HubNotifier:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send notifications until ``stop`` is set."""
+        import httpx
+
         self._loop = asyncio.get_running_loop()
-        client = self._client or httpx.AsyncClient(timeout=TIMEOUT, headers={"User-Agent": "feedsvc WebSub publisher"})
+        headers = {"User-Agent": "feedsvc WebSub publisher"}
+        client = self._client or httpx.AsyncClient(timeout=httpx.Timeout(TIMEOUT_SECONDS), headers=headers)
         workers = [asyncio.create_task(self._serve_hub(hub, client)) for hub in self.hubs]
         try:
             await stop.wait()
@@ -84,6 +89,8 @@ class HubNotifier:
             delay = min(delay * 2, BACKOFF_MAX)
 
     async def _publish(self, client: httpx.AsyncClient, hub: str, urls: list[str]) -> bool:
+        import httpx
+
         form = {"hub.mode": ["publish"], "hub.url": urls}
         try:
             response = await client.post(hub, data=form)

@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-from jinja2 import Environment, PackageLoader, select_autoescape
+from functools import cache
+from typing import TYPE_CHECKING
 
 from feedsvc.index import ALL, FeedKind, Index
 from feedsvc.render import FeedFormat
 from feedsvc.render.spec import Site, feed_spec
 from feedsvc.urls import Urls, anchor
 
-_templates = Environment(
-    loader=PackageLoader("feedsvc", "templates"),
-    autoescape=select_autoescape(default=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+
+@cache
+def _templates() -> Environment:
+    """The template environment, made on first use (keeps jinja2 off the start-up path)."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    return Environment(
+        loader=PackageLoader("feedsvc", "templates"),
+        autoescape=select_autoescape(default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
 def render_home(index: Index, site: Site, urls: Urls, formats: Sequence[FeedFormat]) -> bytes:
@@ -37,13 +46,17 @@ def render_home(index: Index, site: Site, urls: Urls, formats: Sequence[FeedForm
             for info in index.feeds(kind)
         ]
 
-    page = _templates.get_template("home.html").render(
-        site=site,
-        all_count=all_info.count,
-        updated=all_info.updated,
-        alternates=[(fmt, feed_spec(all_info, site, urls, fmt.extension)) for fmt in formats],
-        opml_url=urls.opml(),
-        topics=rows(FeedKind.TOPIC),
-        providers=rows(FeedKind.PROVIDER),
+    page = (
+        _templates()
+        .get_template("home.html")
+        .render(
+            site=site,
+            all_count=all_info.count,
+            updated=all_info.updated,
+            alternates=[(fmt, feed_spec(all_info, site, urls, fmt.extension)) for fmt in formats],
+            opml_url=urls.opml(),
+            topics=rows(FeedKind.TOPIC),
+            providers=rows(FeedKind.PROVIDER),
+        )
     )
     return page.encode("utf-8")
