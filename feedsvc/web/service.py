@@ -6,8 +6,6 @@ is read once per call), so a reader never sees a half-updated state.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import logging
 import threading
 import time
@@ -21,6 +19,7 @@ from cachetools import LRUCache
 from feedsvc import snapshot
 from feedsvc.index import ALL, FeedKind, FeedRef, Index
 from feedsvc.live.publisher import Publisher
+from feedsvc.memory import release_free_memory, tune_memory
 from feedsvc.render import FeedFormat
 from feedsvc.render.home import render_home
 from feedsvc.render.opml import render_opml
@@ -32,29 +31,6 @@ from feedsvc.web.cache import Clock, Rendered, ResponseCache, utc_now
 log = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
-
-
-def tune_memory() -> None:
-    """Serve feed bodies from memory the allocator can give back (glibc only).
-
-    Feed bodies are ~100 KB and come and go with the cache. glibc raises its
-    mmap threshold as such blocks are freed, after which they come from the
-    heap and stay resident once evicted: measured at 100,000 articles, 44 MB
-    beyond the cache's own budget, against 16 MB with a fixed 64 KB threshold.
-    """
-    m_mmap_threshold = -3
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").mallopt(m_mmap_threshold, 64 * 1024)
-
-
-def release_free_memory() -> None:
-    """Give the heap pages freed after loading back to the system (glibc only).
-
-    Loading allocates and frees a lot (file text, YAML nodes, pickles from the
-    worker processes); without this the freed pages stay in the resident size.
-    """
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def feed_slot(ref: FeedRef, fmt: FeedFormat, limit: int, base_url: str) -> Hashable:
