@@ -82,6 +82,47 @@ def client_for() -> Iterator[Callable[..., TestClient]]:
 
 
 @pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """A private copy of seeds/, for tests that change content."""
+    import shutil
+
+    content = tmp_path / "content"
+    shutil.copytree(REPO / "seeds", content)
+    return content
+
+
+def call_asgi(app: Any, method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> int:
+    """Send one raw request to an ASGI app, exactly as given (clients would
+    normalise a path like "/a/.." or refuse a repeated Host); return the status."""
+    import asyncio
+
+    sent: list[dict[str, Any]] = []
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode("latin-1"),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 1),
+        "server": ("feeds.test", 80),
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    return int(sent[0]["status"])
+
+
+@pytest.fixture
 def seed_client(client_for: Callable[..., TestClient]) -> TestClient:
     return client_for(REPO / "seeds")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,18 +12,11 @@ import pytest
 import yaml
 from starlette.testclient import TestClient
 
-from .conftest import REPO, Server, article, front_matter
+from .conftest import Server, article, call_asgi, front_matter
 
 TOKEN = "test-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 MARKDOWN = {**AUTH, "Content-Type": "text/markdown; charset=utf-8"}
-
-
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    content = tmp_path / "content"
-    shutil.copytree(REPO / "seeds", content)
-    return content
 
 
 @pytest.fixture
@@ -149,38 +141,12 @@ def test_api_rejects_bad_slugs_before_touching_the_disk(api: TestClient, folder:
 
 @pytest.mark.parametrize("raw_path", ["/api/articles/..", "/api/articles/../../etc/x", "/api/articles/a\x00b"])
 def test_api_raw_dot_dot_and_nul_are_400(api: TestClient, folder: Path, raw_path: str):
-    # HTTP clients normalise "..", so call the ASGI app with the raw path, as a hostile client would.
-    import asyncio
-
-    sent: list[dict[str, object]] = []
-    body = json.dumps(article()).encode()
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "PUT",
-        "scheme": "http",
-        "path": raw_path,
-        "raw_path": raw_path.encode("latin-1"),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [
-            (b"host", b"feeds.test"),
-            (b"content-type", b"application/json"),
-            (b"authorization", AUTH["Authorization"].encode()),
-        ],
-        "client": ("127.0.0.1", 1),
-        "server": ("feeds.test", 80),
-    }
-
-    async def receive() -> dict[str, object]:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: dict[str, object]) -> None:
-        sent.append(message)
-
-    asyncio.run(api.app(scope, receive, send))  # type: ignore[arg-type]
-    assert sent[0]["status"] == 400
+    headers = [
+        (b"host", b"feeds.test"),
+        (b"content-type", b"application/json"),
+        (b"authorization", AUTH["Authorization"].encode()),
+    ]
+    assert call_asgi(api.app, "PUT", raw_path, headers, json.dumps(article()).encode()) == 400
     assert sorted(p.name for p in folder.parent.rglob("*.md") if p.parent != folder) == []
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,18 +10,11 @@ import feedparser
 import httpx
 import pytest
 
-from .conftest import REPO, Server, article, front_matter, poll_until
+from .conftest import Server, article, front_matter, poll_until
 
 pytestmark = pytest.mark.slow
 
 SEED = "000_84d0586a3992f50e.md"
-
-
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    content = tmp_path / "content"
-    shutil.copytree(REPO / "seeds", content)
-    return content
 
 
 @pytest.fixture

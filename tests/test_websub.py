@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,7 +12,7 @@ import feedparser
 import httpx
 import pytest
 
-from .conftest import REPO, Server, article, free_port, front_matter, poll_until
+from .conftest import Server, article, free_port, front_matter, poll_until
 
 pytestmark = pytest.mark.slow
 BASE = "https://feeds.example.com"
@@ -52,13 +51,6 @@ class Hub:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    content = tmp_path / "content"
-    shutil.copytree(REPO / "seeds", content)
-    return content
 
 
 @pytest.fixture
