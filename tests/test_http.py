@@ -303,3 +303,19 @@ def test_fast_path_takes_the_first_of_repeated_headers_like_starlette(seed_clien
     seed_client.get("/feeds/all.rss", headers={"Host": "a.test"})  # now known to the fast path
     headers = [(b"host", b"bad!host"), (b"host", b"a.test")]
     assert call_asgi(seed_client.app, "GET", "/feeds/all.rss", headers) == 400
+
+
+def test_cors_preflight_lets_browser_readers_revalidate(seed_client: TestClient):
+    response = seed_client.options(
+        "/feeds/all.rss",
+        headers={
+            "Origin": "https://reader.example",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "if-none-match",
+        },
+    )
+    assert response.status_code == 204
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert "If-None-Match" in response.headers["access-control-allow-headers"]
+    feed = seed_client.get("/feeds/all.rss")
+    assert "ETag" in feed.headers["access-control-expose-headers"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -128,11 +128,30 @@ async def healthz(request: Request) -> Response:
     return JSONResponse(service.health(), headers={"Cache-Control": "no-store"})
 
 
+# A browser-based reader that revalidates sets If-None-Match itself, which is not
+# a CORS-safelisted header: its browser asks first with an OPTIONS preflight.
+PREFLIGHT_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, HEAD",
+    "Access-Control-Allow-Headers": "If-None-Match, If-Modified-Since",
+    "Access-Control-Max-Age": "86400",
+    "Allow": "GET, HEAD, OPTIONS",
+}
+
+
+async def preflight(request: Request) -> Response:
+    return Response(status_code=204, headers=PREFLIGHT_HEADERS)
+
+
+def _feed_route(path: str, endpoint: Callable[[Request], Awaitable[Response]]) -> list[Route]:
+    return [Route(path, endpoint, methods=["GET", "HEAD"]), Route(path, preflight, methods=["OPTIONS"])]
+
+
 ROUTES = [
     Route("/", home),
-    Route("/feeds.opml", opml),
-    Route("/feeds/all.{fmt}", all_feed),
-    Route("/feeds/topics/{topic}.{fmt}", topic_feed),
-    Route("/feeds/providers/{domain}.{fmt}", provider_feed),
+    *_feed_route("/feeds.opml", opml),
+    *_feed_route("/feeds/all.{fmt}", all_feed),
+    *_feed_route("/feeds/topics/{topic}.{fmt}", topic_feed),
+    *_feed_route("/feeds/providers/{domain}.{fmt}", provider_feed),
     Route("/healthz", healthz),
 ]
