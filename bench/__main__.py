@@ -137,7 +137,7 @@ def visible_latency(folder: Path) -> float:
             started = time.perf_counter()
             probe.write_text(
                 f"---\ntitle: Probe {number}\nwebUrl: https://bench.example/{number}\n"
-                f"publishedDateTime: 2030-01-01T00:00:00Z\ntopics: [Bench probe {number}]\n---\n"
+                f"publishedDateTime: 2025-06-01T00:00:00Z\ntopics: [Bench probe {number}]\n---\n"
             )
             try:
                 while httpx.get(f"{base}/feeds/topics/bench-probe-{number}.rss").status_code != 200:

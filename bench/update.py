@@ -93,7 +93,7 @@ def server_latency(folder: Path, paths: list[Path]) -> None:
             started = time.perf_counter()
             probe.write_text(
                 f"---\ntitle: Latency probe {number}\nwebUrl: https://bench.example/{number}\n"
-                f"publishedDateTime: 2030-01-01T00:00:00Z\ntopics: [Latency probe {number}]\n---\n",
+                f"publishedDateTime: 2025-06-01T00:00:00Z\ntopics: [Latency probe {number}]\n---\n",
                 encoding="utf-8",
             )
             try:

@@ -87,7 +87,7 @@ def test_live_whole_folder_sync(server: Server, folder: Path, tmp_path: Path):
     incoming.mkdir()
     for i in range(200):
         (incoming / f"bulk-{i:03d}.md").write_text(
-            front_matter(article(title=f"Bulk {i}", publishedDateTime=f"2030-01-01T00:{i // 60:02d}:{i % 60:02d}Z"))
+            front_matter(article(title=f"Bulk {i}", publishedDateTime=f"2025-01-01T00:{i // 60:02d}:{i % 60:02d}Z"))
         )
     for path in folder.glob("20*.md"):
         path.unlink()

@@ -125,6 +125,8 @@ async def get_article(request: Request) -> Response:
         raise HTTPException(404, f"no article {source!r}")
     body: dict[str, Any] = {"article": article_json(article) if article else None}
     body["feeds"] = feed_urls(article, base_url(request, service)) if article else []
+    if source in service.publisher.held:
+        body["scheduled"] = True  # dated in the future: published when its time comes
     if problem is not None:
         body["problem"] = problem.reason
     return JSONResponse(body, headers=NO_STORE)

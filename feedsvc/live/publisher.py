@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
@@ -43,14 +44,24 @@ RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
 Listener = Callable[[Index, IndexDiff], None]
 
 
-class Publisher:
-    """Owns the index and the per-file state behind it."""
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
-    def __init__(self, root: Path) -> None:
+
+class Publisher:
+    """Owns the index and the per-file state behind it.
+
+    An article dated in the future is held back (published to the index as
+    unpublished) until its time comes; :meth:`release_due` publishes it then.
+    """
+
+    def __init__(self, root: Path, clock: Callable[[], datetime] = utc_now) -> None:
         self.root = root.resolve()  # watchers report absolute paths
         self.index = Index([])
         self.skipped: dict[str, Skipped] = {}
+        self.held: dict[str, Article] = {}  # future-dated articles as written, by source
         self.listeners: list[Listener] = []
+        self._clock = clock
         self._signatures: dict[str, Signature] = {}
         self._attempts: dict[str, int] = {}
         self._lock = threading.Lock()  # one update at a time; readers never wait
@@ -67,9 +78,10 @@ class Publisher:
             scan = pool.submit(signatures, self.root)
             pool.shutdown(wait=False)  # the thread ends with its one task
         saved = snapshot.load(snapshot_path, self.root) if snapshot_path else None
+        self.held = {}
         if saved is not None:
             try:
-                index = Index(saved.articles)
+                index = Index([self._hold(article) for article in saved.articles])
             except Exception:  # a snapshot that passed its checks but still cannot be indexed
                 log.exception("ignoring the snapshot %s", snapshot_path)
                 saved = None
@@ -89,18 +101,54 @@ class Publisher:
             log.info("%d files changed since the snapshot was made: loading the folder in full", len(changed))
         result = load_folder(self.root, workers=workers)
         with self._lock:
+            self.held = {}
             self._signatures = dict(result.signatures)
             self.skipped = {s.source: s for s in result.skipped}
-            self.index = Index(result.articles)
+            self.index = Index([self._hold(article) for article in result.articles])
         return "full"
 
     def save_snapshot(self, path: Path) -> None:
         """Write what is loaded now, for the next start (see feedsvc.snapshot)."""
         with self._lock:
-            state = snapshot.Snapshot(
-                list(self.index.all_articles()), list(self.skipped.values()), dict(self._signatures)
-            )
+            # Held articles are saved as written, so that they are released after a restart too.
+            articles = [self.held.get(article.source, article) for article in self.index.all_articles()]
+            state = snapshot.Snapshot(articles, list(self.skipped.values()), dict(self._signatures))
         snapshot.save(path, self.root, state)
+
+    def next_due(self) -> datetime | None:
+        """When the earliest held article is due, if any is held."""
+        with self._lock:
+            return min((article.published_at for article in self.held.values()), default=None)
+
+    def release_due(self) -> IndexDiff | None:
+        """Publish every held article whose time has come."""
+        with self._lock:
+            now = self._clock()
+            due = {source: article for source, article in self.held.items() if article.published_at <= now}
+            if not due:
+                return None
+            for source in due:
+                del self.held[source]
+            index, diff = self.index.apply(due)
+            self.index = index
+        log.info("published %d article(s) whose time came", len(due))
+        self._tell(index, diff)
+        return diff
+
+    def _hold(self, article: Article) -> Article:
+        """The version of ``article`` to index now: unpublished while it is dated in the future."""
+        if article.published and article.published_at > self._clock():
+            self.held[article.source] = article
+            return article._replace(published=False)
+        self.held.pop(article.source, None)
+        return article
+
+    def _tell(self, index: Index, diff: IndexDiff) -> None:
+        for listener in self.listeners:
+            try:
+                listener(index, diff)
+            except Exception:  # a listener must never break publishing
+                log.exception("listener failed")
 
     def refresh(self, paths: Iterable[Path]) -> tuple[IndexDiff | None, list[Path]]:
         """Re-read the given paths and publish what changed.
@@ -123,11 +171,7 @@ class Publisher:
             len(diff.revised),
             len(diff.removed),
         )
-        for listener in self.listeners:
-            try:
-                listener(index, diff)
-            except Exception:  # a listener must never break publishing
-                log.exception("listener failed")
+        self._tell(index, diff)
         return diff, retry
 
     def changed_since_load(self, now: dict[str, Signature] | None = None) -> list[Path]:
@@ -160,6 +204,7 @@ class Publisher:
             if source in self._signatures or self.index.article(source) is not None:
                 self._signatures.pop(source, None)
                 self.skipped.pop(source, None)
+                self.held.pop(source, None)
                 changes[source] = None
             return
         if self._signatures.get(source) == signature and source not in self._attempts:
@@ -181,7 +226,7 @@ class Publisher:
         self._signatures[source] = signature
         self.skipped.pop(source, None)
         log_warnings(loaded)
-        changes[source] = loaded
+        changes[source] = self._hold(loaded)
 
     def _expand(self, paths: Iterable[Path]) -> list[Path]:
         """Turn changed paths into article files: a folder stands for everything

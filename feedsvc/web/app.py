@@ -15,6 +15,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from feedsvc.api.routes import ROUTES as API_ROUTES
 from feedsvc.index import FeedRef
+from feedsvc.live.schedule import release_when_due
 from feedsvc.live.watcher import watch
 from feedsvc.live.websub import HubNotifier
 from feedsvc.render import FORMATS
@@ -55,6 +56,7 @@ def create_app(settings: Settings, service: FeedService | None = None) -> FeedAp
             notifier = HubNotifier(settings.websub_hub, topic_urls(settings))
             service.publisher.listeners.append(notifier.on_index_change)
             tasks.append(asyncio.create_task(notifier.run(stop)))
+        tasks.append(asyncio.create_task(release_when_due(service.publisher, stop)))
         if settings.watch != "off":
             tasks.append(asyncio.create_task(watch(service.publisher, settings.watch, stop, app.state.ready)))
         else:
