@@ -116,9 +116,12 @@ class Publisher:
         snapshot.save(path, self.root, state)
 
     def next_due(self) -> datetime | None:
-        """When the earliest held article is due, if any is held."""
-        with self._lock:
-            return min((article.published_at for article in self.held.values()), default=None)
+        """When the earliest held article is due, if any is held.
+
+        Called from the event loop: it must not wait for the lock a long
+        refresh may hold, and copying the values is atomic in CPython.
+        """
+        return min((article.published_at for article in list(self.held.values())), default=None)
 
     def release_due(self) -> IndexDiff | None:
         """Publish every held article whose time has come."""
