@@ -26,8 +26,7 @@ from lxml import etree
 from bench import hugo
 from bench.corpus import generate
 from bench.peers import bare_starlette, feedsvc, nginx, rss_kib, wrk
-from feedsvc.live.publisher import Publisher
-from feedsvc.loader import article_paths
+from bench.update import edit_costs, visible_latencies
 
 
 @dataclass
@@ -105,50 +104,6 @@ def run_size(folder: Path, work: Path) -> dict[str, float]:
             warm.append(ready)
     figures["warm"] = statistics.median(warm)
     return figures
-
-
-def edit_cost(folder: Path) -> tuple[float, float]:
-    """(CPU of a full load, median CPU of publishing one edited file), in seconds."""
-    publisher = Publisher(folder)
-    started = time.process_time()
-    publisher.load(workers=1)  # one process, so that process_time is the whole CPU cost
-    full = time.process_time() - started
-    costs = []
-    for number, path in enumerate(article_paths(folder)[::997][:15]):
-        original = path.read_text(encoding="utf-8")
-        path.write_text(original.replace("title: ", f"title: EDIT{number} ", 1), encoding="utf-8")
-        try:
-            started = time.process_time()
-            publisher.refresh([path])
-            costs.append(time.process_time() - started)
-        finally:
-            path.write_text(original, encoding="utf-8")
-            publisher.refresh([path])
-    return full, statistics.median(costs)
-
-
-def visible_latency(folder: Path) -> float:
-    """Seconds from writing a new file to its feed answering, on a watching server (median of 5)."""
-    latencies = []
-    with feedsvc(folder, watch="auto") as (base, _, _):
-        time.sleep(1.0)
-        for number in range(5):
-            probe = folder / f"bench-probe-{number}.md"
-            started = time.perf_counter()
-            probe.write_text(
-                f"---\ntitle: Probe {number}\nwebUrl: https://bench.example/{number}\n"
-                f"publishedDateTime: 2025-06-01T00:00:00Z\ntopics: [Bench probe {number}]\n---\n"
-            )
-            try:
-                while httpx.get(f"{base}/feeds/topics/bench-probe-{number}.rss").status_code != 200:
-                    if time.perf_counter() - started > 10:
-                        raise RuntimeError("probe not visible after 10 s")
-                    time.sleep(0.005)
-                latencies.append(time.perf_counter() - started)
-            finally:
-                probe.unlink()
-                time.sleep(0.3)
-    return statistics.median(latencies)
 
 
 def timed_build(folder: Path, out: Path, snapshot: str) -> float:
@@ -244,8 +199,9 @@ def main() -> None:
     build_snapshot = str(args.work / "build-snapshot")
     timed_build(folders[main_size], export, build_snapshot)  # makes the snapshot
     warm_build = statistics.median(timed_build(folders[main_size], export, build_snapshot) for _ in range(3))
-    full_cpu, edit_cpu = edit_cost(folders[main_size])
-    visible = visible_latency(folders[main_size])
+    full_cpu, edit_costs_ = edit_costs(folders[main_size], 15)
+    edit_cpu = statistics.median(edit_costs_)
+    visible = statistics.median(visible_latencies(folders[main_size]))
     main = per_size[main_size]
 
     label = f"{main_size // 1000}k"

@@ -101,6 +101,19 @@ def feedsvc(content: Path, **settings: str) -> Iterator[tuple[str, subprocess.Po
 
 
 @contextmanager
+def running(command: list[str], port: int) -> Iterator[str]:
+    """A server process, stopped on exit; yields its /feed.rss URL once it answers."""
+    process = subprocess.Popen(command)
+    url = f"http://127.0.0.1:{port}/feed.rss"
+    try:
+        wait_for(url, process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@contextmanager
 def bare_starlette(body: bytes) -> Iterator[str]:
     """Starlette returning constant bytes, under the same uvicorn settings as feedsvc."""
     with tempfile.TemporaryDirectory() as folder:
@@ -109,14 +122,8 @@ def bare_starlette(body: bytes) -> Iterator[str]:
         script = Path(folder) / "bare.py"
         script.write_text(BARE_APP)
         port = free_port()
-        process = subprocess.Popen([sys.executable, str(script), str(payload), str(port)])
-        url = f"http://127.0.0.1:{port}/feed.rss"
-        try:
-            wait_for(url, process)
+        with running([sys.executable, str(script), str(payload), str(port)], port) as url:
             yield url
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
 
 
 @contextmanager
@@ -130,14 +137,8 @@ def nginx(body: bytes) -> Iterator[str]:
         (root / "www" / "feed.rss").write_bytes(body)
         port = free_port()
         (root / "nginx.conf").write_text(NGINX_CONF.format(root=root, port=port))
-        process = subprocess.Popen(["nginx", "-c", str(root / "nginx.conf"), "-e", str(root / "error.log")])
-        url = f"http://127.0.0.1:{port}/feed.rss"
-        try:
-            wait_for(url, process)
+        with running(["nginx", "-c", str(root / "nginx.conf"), "-e", str(root / "error.log")], port) as url:
             yield url
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
 
 
 def wrk(url: str, seconds: int = 5, connections: int = 32, header: str | None = None) -> float:

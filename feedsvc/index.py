@@ -222,11 +222,6 @@ class Index:
         return FeedInfo(ref, "", len(members), updated, None, revision)
 
 
-def newest_first(articles: Iterable[Article]) -> list[Article]:
-    """Sort newest first; equal dates keep the order of their file names."""
-    return sorted(articles, key=sort_key)
-
-
 def _guids(group: list[Article]) -> dict[str, Article]:
     """Give every article sharing one URL a unique guid: the earliest keeps
     the bare URL, later ones get a fragment naming their file, so adding a

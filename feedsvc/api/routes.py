@@ -24,17 +24,15 @@ from feedsvc.api.documents import (
     feed_urls,
     is_slug,
     problems_json,
-    slug_of,
     source_for,
 )
 from feedsvc.api.openapi import openapi_document
-from feedsvc.index import FeedKind, FeedRef, sort_key
+from feedsvc.index import sort_key
 from feedsvc.live.storage import atomic_delete, atomic_write
 from feedsvc.model import Article
 from feedsvc.parse import InvalidArticle
 from feedsvc.text import slugify
-from feedsvc.urls import MAX_LIMIT
-from feedsvc.web.routes import base_url
+from feedsvc.web.routes import base_url, parse_limit
 from feedsvc.web.service import FeedService
 
 NO_STORE = {"Cache-Control": "no-store"}
@@ -145,18 +143,14 @@ async def delete_article(request: Request) -> Response:
 async def list_articles(request: Request) -> Response:
     service = authorize(request)
     params = request.query_params
-    limit = _limit(params.get("limit", "50"))
-    index = service.index
-    wanted: set[str] | None = None
+    limit = parse_limit(params.getlist("limit"))
+    articles = list(service.index.all_articles())  # published or not: this is the publisher's view
     if topic := params.get("topic"):
-        wanted = _sources(index.select(FeedRef(FeedKind.TOPIC, slugify(topic)), 10**9))
+        slug = slugify(topic)
+        articles = [a for a in articles if any(t.slug == slug for t in a.topics)]
     if provider := params.get("provider"):
-        found = _sources(index.select(FeedRef(FeedKind.PROVIDER, provider.lower()), 10**9))
-        wanted = found if wanted is None else wanted & found
-    if (topic or provider) and params.get("published") != "false":
-        articles = [a for s in wanted or () if (a := index.article(s))]
-    else:
-        articles = [a for s in index.sources() if (a := index.article(s))]
+        domain = provider.lower()
+        articles = [a for a in articles if a.provider is not None and a.provider.domain == domain]
     if "published" in params:
         if params["published"] not in ("true", "false"):
             raise HTTPException(400, "published: true or false")
@@ -165,10 +159,7 @@ async def list_articles(request: Request) -> Response:
     return JSONResponse(
         {
             "count": len(articles),
-            "articles": [
-                {**article_json(a), "bodyHtml": None} if slug_of(a.source) is None else article_json(a)
-                for a in articles[:limit]
-            ],
+            "articles": [article_json(a) for a in articles[:limit]],
             "problems": [{"source": s.source, "reason": s.reason} for s in service.publisher.skipped.values()],
         },
         headers=NO_STORE,
@@ -178,16 +169,6 @@ async def list_articles(request: Request) -> Response:
 async def openapi(request: Request) -> Response:
     service: FeedService = request.app.state.service
     return JSONResponse(openapi_document(base_url(request, service), service.settings.api_max_bytes))
-
-
-def _limit(value: str) -> int:
-    if not (value.isascii() and value.isdigit() and len(value) <= 4) or not 1 <= int(value) <= MAX_LIMIT:
-        raise HTTPException(400, f"limit: must be a whole number from 1 to {MAX_LIMIT}")
-    return int(value)
-
-
-def _sources(articles: Any) -> set[str]:
-    return {a.source for a in articles}
 
 
 ROUTES = [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -26,7 +26,7 @@ _HOST = re.compile(
 )
 
 
-def parse_limit(query: Mapping[str, str], given: list[str]) -> int:
+def parse_limit(given: list[str]) -> int:
     """Given the query string's ``limit`` values, return the limit or raise 400."""
     if not given:
         return DEFAULT_LIMIT
@@ -67,7 +67,7 @@ def feed_format(extension: str) -> FeedFormat:
 def serve_feed(request: Request, ref: FeedRef) -> Response:
     service: FeedService = request.app.state.service
     fmt = feed_format(request.path_params["fmt"])
-    limit = parse_limit(request.query_params, request.query_params.getlist("limit"))
+    limit = parse_limit(request.query_params.getlist("limit"))
     base = base_url(request, service)
     rendered = service.feed(ref, fmt, limit, base)
     if rendered is not None:
