@@ -1,12 +1,16 @@
-"""Two glibc allocator settings that keep the resident size close to what is in use.
+"""Memory management for a process that holds every article.
 
-Both are no-ops where the C library is not glibc.
+Two glibc allocator settings keep the resident size close to what is in use
+(both are no-ops where the C library is not glibc), and the cyclic garbage
+collector is kept out of loading.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
+from collections.abc import Iterator
 
 _M_MMAP_THRESHOLD = -3
 
@@ -31,3 +35,32 @@ def release_free_memory() -> None:
     """
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection while loading.
+
+    Loading makes hundreds of thousands of objects that all live on (articles
+    are tuples: no cycles to find), and every 700 new objects the collector
+    walks the young ones, and now and then all of them: measured at 12% of a
+    full load and 35% of reading a snapshot.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def settle() -> None:
+    """After start-up: move what was loaded out of the collector's sight
+    (gc.freeze), so that later collections walk only objects made since.
+
+    No collection first (40 ms at 20,000 articles): loading makes almost no
+    cyclic garbage (about fifty objects per skipped file, measured), and
+    keeping that once costs less than collecting it on every start.
+    """
+    gc.freeze()

@@ -25,7 +25,7 @@ import yaml
 from feedsvc.model import Article, Image, Problem, Provider, Related, Topic
 from feedsvc.text import is_domain, slugify, xml_safe
 
-__all__ = ["InvalidArticle", "Problem", "article_from_mapping", "parse_article", "split_front_matter"]
+__all__ = ["InvalidArticle", "Problem", "article_from_mapping", "parse_article", "share_parts", "split_front_matter"]
 
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -525,6 +525,23 @@ def _image(url: str, width: int | None, height: int | None) -> Image:
 @lru_cache(maxsize=16384)
 def _provider(name: str, domain: str, images: tuple[Image, ...]) -> Provider:
     return Provider(name, domain, images)
+
+
+def share_parts(article: Article) -> Article:
+    """The same article, holding this process's shared topic, provider and
+    image objects: articles parsed in another process arrive with copies."""
+    return article._replace(
+        provider=_shared_provider(article.provider),
+        topics=tuple([_topic(*topic) for topic in article.topics]),
+        images=tuple([_image(*image) for image in article.images]),
+        related=tuple([r._replace(provider=_shared_provider(r.provider)) for r in article.related]),
+    )
+
+
+def _shared_provider(provider: Provider | None) -> Provider | None:
+    if provider is None:
+        return None
+    return _provider(provider.name, provider.domain, tuple([_image(*image) for image in provider.images]))
 
 
 def _to_datetime(value: Any) -> datetime | None:

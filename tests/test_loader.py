@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import pytest
 
+from feedsvc import loader
 from feedsvc.cli import main
 from feedsvc.loader import Skipped, load_file, load_folder
 
@@ -143,3 +145,29 @@ def test_load_folder_in_parallel_gives_the_same_result(monkeypatch: pytest.Monke
     parallel = load_folder(REPO / "seeds", workers=2)
     assert parallel.articles == serial.articles
     assert parallel.signatures == serial.signatures
+    # Topics and providers parsed in either process are one object each again.
+    topics = [topic for article in parallel.articles for topic in article.topics]
+    assert len({id(topic) for topic in topics}) == len(set(topics))
+    providers = [article.provider for article in parallel.articles if article.provider]
+    assert len({id(provider) for provider in providers}) == len(set(providers))
+
+
+def _take_a_chunk_and_die(chunks: list, counter: object, results: object) -> None:
+    """A loading worker killed mid-chunk (by the OOM killer, say)."""
+    loader._take(counter, len(chunks))
+    os._exit(3)
+
+
+def test_a_chunk_a_dead_worker_took_is_read_by_the_main_process(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    from .conftest import REPO
+
+    serial = load_folder(REPO / "seeds", workers=1)
+    monkeypatch.setattr("feedsvc.loader.PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr("feedsvc.loader.CHUNK", 7)
+    monkeypatch.setattr("feedsvc.loader._work", _take_a_chunk_and_die)
+    parallel = load_folder(REPO / "seeds", workers=2)
+    assert parallel.articles == serial.articles
+    assert parallel.signatures == serial.signatures
+    assert "a loading worker exited early" in caplog.text

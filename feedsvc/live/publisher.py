@@ -32,6 +32,7 @@ from feedsvc.loader import (
     read_file,
     signatures,
 )
+from feedsvc.memory import paused_gc
 from feedsvc.model import Article
 
 log = logging.getLogger(__name__)
@@ -77,14 +78,15 @@ class Publisher:
             pool = ThreadPoolExecutor(1)
             scan = pool.submit(signatures, self.root)
             pool.shutdown(wait=False)  # the thread ends with its one task
-        saved = snapshot.load(snapshot_path, self.root) if snapshot_path else None
-        self.held = {}
-        if saved is not None:
-            try:
-                index = Index([self._hold(article) for article in saved.articles])
-            except Exception:  # a snapshot that passed its checks but still cannot be indexed
-                log.exception("ignoring the snapshot %s", snapshot_path)
-                saved = None
+        with paused_gc():
+            saved = snapshot.load(snapshot_path, self.root) if snapshot_path else None
+            self.held = {}
+            if saved is not None:
+                try:
+                    index = Index([self._hold(article) for article in saved.articles])
+                except Exception:  # a snapshot that passed its checks but still cannot be indexed
+                    log.exception("ignoring the snapshot %s", snapshot_path)
+                    saved = None
         if saved is not None:
             with self._lock:
                 self._signatures = dict(saved.signatures)
@@ -100,7 +102,7 @@ class Publisher:
                 return "snapshot"
             log.info("%d files changed since the snapshot was made: loading the folder in full", len(changed))
         result = load_folder(self.root, workers=workers)
-        with self._lock:
+        with self._lock, paused_gc():
             self.held = {}
             self._signatures = dict(result.signatures)
             self.skipped = {s.source: s for s in result.skipped}
