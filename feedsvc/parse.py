@@ -66,8 +66,9 @@ _Loader.descend_resolver = _no_path_resolvers
 _Loader.ascend_resolver = _no_path_resolvers
 _Loader.resolve = _resolve
 
-_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)(.*)\Z", re.DOTALL | re.MULTILINE)
-_EMPTY_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n---[ \t]*(?:\r?\n|\Z)(.*)\Z", re.DOTALL)
+# Front matter opens with a "---" line and closes with the next "---" or "..." line.
+_OPENING = re.compile(r"---[ \t]*\r?\n")
+_CLOSING = re.compile(r"\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)")  # searched from the opening line's "\n"
 _HTML_END_TAG = re.compile(r"</[A-Za-z][A-Za-z0-9]*\s*>")
 _LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _SPACE = re.compile(r"\s")
@@ -98,14 +99,13 @@ class InvalidArticle(ValueError):
 
 def split_front_matter(text: str) -> tuple[str, str]:
     """Given a whole file, return (YAML front matter, Markdown body)."""
-    match = _FRONT_MATTER.match(text) or _EMPTY_FRONT_MATTER.match(text)
-    if match is None:
+    opening = _OPENING.match(text)
+    closing = _CLOSING.search(text, opening.end() - 1) if opening else None
+    if opening is None or closing is None:
         raise InvalidArticle(
             [Problem("", "no front matter: the file must start with a '---' line and close it with another")]
         )
-    if match.re is _EMPTY_FRONT_MATTER:
-        return "", match.group(1)
-    return match.group(1), match.group(2)
+    return text[opening.end() : closing.start() + 1], text[closing.end() :]
 
 
 def parse_article(text: str, source: str) -> Article:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import random
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -221,6 +223,22 @@ def test_parse_markdown_body_becomes_sanitised_html():
 def test_parse_duplicate_topics_count_once():
     parsed = parse(article(topics=["AI", "ai", "A.I."]))
     assert [t.slug for t in parsed.topics] == ["ai", "a-i"]  # type: ignore[attr-defined]
+
+
+def test_split_front_matter_agrees_with_the_one_regex_that_defines_it():
+    """The split is done with two quick searches; this is what they must mean."""
+    spec = re.compile(r"\A---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)(.*)\Z", re.DOTALL | re.MULTILINE)
+    pieces = ["---", "...", "--", "-", ".", " ", "\t", "\r", "\n", "\r\n", "a", "title: x", "----"]
+    rng = random.Random(5)
+    for _ in range(20_000):
+        opening = rng.choice(["---\n", "--- \t\r\n", "---\r\n", ""])  # mostly a valid opening line
+        text = opening + "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        match = spec.match(text)
+        if match is None:
+            with pytest.raises(InvalidArticle):
+                split_front_matter(text)
+        else:
+            assert split_front_matter(text) == match.groups(), repr(text)
 
 
 def test_split_front_matter_handles_empty_front_matter_and_crlf():
