@@ -6,6 +6,7 @@ import os
 import pickle
 import shutil
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ import pytest
 from feedsvc import snapshot
 from feedsvc.index import ALL, FeedKind, FeedRef
 from feedsvc.live.publisher import Publisher
+from feedsvc.loader import signatures
+from feedsvc.model import Article, Image, Provider, Related, Topic
 
 from .conftest import REPO, article, front_matter
 
@@ -119,7 +122,7 @@ def _forged(folder: Path, tmp_path: Path, articles: list[object]) -> Path:
         "root": str(folder.resolve()),
         "articles": articles,
         "skipped": [],
-        "signatures": {},
+        "signatures": signatures(folder),  # the folder as it is: only the articles are forged
     }
     path.write_bytes(pickle.dumps(payload))
     path.chmod(0o600)
@@ -127,10 +130,6 @@ def _forged(folder: Path, tmp_path: Path, articles: list[object]) -> Path:
 
 
 def test_snapshot_with_an_article_from_no_file_is_ignored(folder: Path, tmp_path: Path):
-    from datetime import UTC, datetime
-
-    from feedsvc.model import Article
-
     when = datetime(2030, 1, 1, tzinfo=UTC)
     ghost = Article("ghost.md", "Injected", "javascript:alert(1)", when, when, body_html="<script>alert(1)</script>")
     publisher = Publisher(folder)
@@ -138,11 +137,39 @@ def test_snapshot_with_an_article_from_no_file_is_ignored(folder: Path, tmp_path
     assert "Injected" not in titles(publisher)
 
 
-def test_snapshot_with_malformed_fields_is_ignored_not_fatal(folder: Path, tmp_path: Path):
-    from feedsvc.model import Article
+_WHEN = datetime(2024, 1, 1, tzinfo=UTC)
+_GOOD = Article("000_84d0586a3992f50e.md", "T", "https://e.org/", _WHEN, _WHEN)
 
-    broken = Article("000_84d0586a3992f50e.md", "T", "https://e.org/", "not a date", "not a date")  # type: ignore[arg-type]
-    assert Publisher(folder).load(_forged(folder, tmp_path, [broken])) == "full"
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        _GOOD._replace(published_at="not a date", updated_at="not a date"),
+        _GOOD._replace(updated_at=datetime(2024, 1, 1)),  # naive
+        _GOOD._replace(title=12),
+        _GOOD._replace(body_html=b"<p>bytes</p>"),
+        _GOOD._replace(published="yes"),
+        _GOOD._replace(source=("000_84d0586a3992f50e.md",)),
+        _GOOD._replace(topics=[Topic("AI", "ai")]),
+        _GOOD._replace(topics=(("AI", "ai"),)),
+        _GOOD._replace(topics=(Topic("AI", None),)),
+        _GOOD._replace(provider=Provider("P", 3)),
+        _GOOD._replace(provider=Provider("P", "p.org", (Image(None),))),
+        _GOOD._replace(provider=Provider("P", "p.org", [[]])),  # unhashable
+        _GOOD._replace(images=(Image(b"https://e.org/i.png"),)),
+        _GOOD._replace(related=(Related("R", 5),)),
+        _GOOD._replace(related=(Related("R", "https://e.org/r", "", datetime(2024, 1, 1)),)),
+        _GOOD._replace(related=(Related("R", "https://e.org/r", provider=Provider(1, "p.org")),)),
+        _GOOD._replace(related=("R",)),
+    ],
+    ids=lambda article: repr([f for f, v in zip(Article._fields, article, strict=True) if v != getattr(_GOOD, f)]),
+)
+def test_snapshot_with_malformed_fields_is_ignored_not_fatal(folder: Path, tmp_path: Path, broken: Article):
+    assert Publisher(folder).load(_forged(folder, tmp_path, [_GOOD, broken])) == "full"
+
+
+def test_the_forged_snapshot_of_the_test_above_is_otherwise_accepted(folder: Path, tmp_path: Path):
+    assert Publisher(folder).load(_forged(folder, tmp_path, [_GOOD])) == "snapshot"
 
 
 def test_snapshot_writable_by_others_is_ignored(folder: Path, tmp_path: Path):

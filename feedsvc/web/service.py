@@ -19,7 +19,7 @@ from cachetools import LRUCache
 from feedsvc import snapshot
 from feedsvc.index import ALL, FeedKind, FeedRef, Index
 from feedsvc.live.publisher import Publisher
-from feedsvc.memory import release_free_memory, settle, tune_memory
+from feedsvc.memory import release_free_memory, tune_memory
 from feedsvc.render import FeedFormat
 from feedsvc.render.home import render_home
 from feedsvc.render.opml import render_opml
@@ -90,7 +90,6 @@ class FeedService:
             time.perf_counter() - started,
             "from the snapshot" if how == "snapshot" else "full load",
         )
-        settle()
         release_free_memory()
         if path is not None and how == "full":
             # Off the start-up path: the service is ready before the snapshot is written.
