@@ -216,6 +216,7 @@ def article_from_mapping(data: dict[str, Any], source: str, body: str = "") -> A
         body_html=render_markdown(body, url),
         category=sys.intern(fields.text("category", severity="warning")),
         original_url=_same_or(url, fields.url(data.get("originalUrl"), "originalUrl", severity="warning")),
+        guid=url,  # unless the index finds an earlier article with this URL
         warnings=tuple(p for p in fields.problems if p.severity == "warning"),
     )
     if any(p.severity == "error" for p in fields.problems):
