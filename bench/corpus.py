@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from feedsvc.loader import article_paths
+from feedsvc.folder import article_paths
 from feedsvc.parse import load_yaml, split_front_matter
 
 DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "everyday-powerapps"

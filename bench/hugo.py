@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from feedsvc.loader import article_paths
+from feedsvc.folder import article_paths
 from feedsvc.parse import split_front_matter
 
 CONFIG = """\

@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 
 from bench.peers import feedsvc
+from feedsvc.folder import article_paths
 from feedsvc.live.publisher import Publisher
-from feedsvc.loader import article_paths
 
 
 def edit_costs(folder: Path, edits: int) -> tuple[float, list[float]]:

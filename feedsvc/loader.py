@@ -6,20 +6,18 @@ import logging
 import os
 import queue
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from feedsvc.folder import Signature, scan, signature_of
 from feedsvc.memory import paused_gc
 from feedsvc.model import Article
 from feedsvc.parse import InvalidArticle, parse_article, share_parts, split_front_matter
 
-_T = TypeVar("_T")
-
 log = logging.getLogger(__name__)
 
-ARTICLE_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".yaml", ".yml"})
 MAX_FILE_BYTES = 8 * 1024 * 1024  # a front-matter article is a few KiB; refuse absurd files
 
 
@@ -39,73 +37,6 @@ class LoadResult:
     articles: list[Article] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     signatures: dict[str, Signature] = field(default_factory=dict)
-
-
-def article_paths(root: Path) -> list[Path]:
-    """Given a content folder, return its article files in a stable order.
-
-    Hidden files and folders (editor swap files, .git), editor backups and
-    README files are not articles.
-    """
-    return sorted(Path(entry.path) for entry in scan(str(root)))
-
-
-def signatures(root: Path) -> dict[str, Signature]:
-    """Given a content folder, return the signature of every article file, by source."""
-    found = {}
-    prefix = len(str(root)) + 1
-    for entry in scan(str(root)):
-        try:
-            stat = entry.stat()
-        except OSError:
-            continue  # gone since it was listed
-        found[entry.path[prefix:].replace(os.sep, "/")] = signature_of(stat)
-    return found
-
-
-def scan(folder: str) -> Iterator[os.DirEntry[str]]:
-    """Every article file below ``folder`` (os.scandir: no stat per file to list it)."""
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return
-    for entry in entries:
-        name = entry.name
-        if name.startswith(".") or name.endswith("~"):
-            continue
-        if entry.is_dir(follow_symlinks=False):
-            yield from scan(entry.path)
-        elif (
-            os.path.splitext(name)[1].lower() in ARTICLE_SUFFIXES
-            and not name.lower().startswith("readme")
-            and entry.is_file()
-        ):
-            yield entry
-
-
-def is_article_name(path: Path, root: Path) -> bool:
-    """Could ``path`` (below ``root``) be an article file, judging by its name alone?"""
-    try:
-        relative = path.relative_to(root).parts
-    except ValueError:
-        return False
-    if not relative or any(part.startswith(".") for part in relative) or path.name.endswith("~"):
-        return False
-    return not path.name.lower().startswith("readme") and path.suffix.lower() in ARTICLE_SUFFIXES
-
-
-# What identifies one version of a file on disk: its mtime (ns), size and inode,
-# packed into one int (a 100,000-file folder keeps 100,000 of them).
-Signature = int
-
-
-def signature_of(stat: os.stat_result) -> Signature:
-    return (stat.st_mtime_ns << 128) | (stat.st_size << 64) | stat.st_ino
-
-
-def modified_at(signature: Signature) -> float:
-    """The mtime in a signature, in seconds since the epoch."""
-    return (signature >> 128) / 1e9
 
 
 Loaded = tuple["Article | Skipped", Signature | None]

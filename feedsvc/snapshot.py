@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from feedsvc import __version__
+from feedsvc.folder import Signature
 from feedsvc.live.storage import atomic_write
-from feedsvc.loader import Signature, Skipped
+from feedsvc.loader import Skipped
 from feedsvc.model import Article, Image, Provider, Related, Topic
 
 log = logging.getLogger(__name__)

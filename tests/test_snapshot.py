@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from feedsvc import snapshot
+from feedsvc.folder import signatures
 from feedsvc.index import ALL, FeedKind, FeedRef
 from feedsvc.live.publisher import Publisher
-from feedsvc.loader import signatures
 from feedsvc.model import Article, Image, Provider, Related, Topic
 
 from .conftest import REPO, article, front_matter

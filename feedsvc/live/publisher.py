@@ -12,26 +12,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 
 from feedsvc import snapshot
+from feedsvc.folder import Signature, article_paths, is_article_name, modified_at, signatures, signatures_in_background
 from feedsvc.index import Index, IndexDiff
-from feedsvc.loader import (
-    PARALLEL_THRESHOLD,
-    Signature,
-    Skipped,
-    article_paths,
-    is_article_name,
-    load_folder,
-    log_warnings,
-    modified_at,
-    read_file,
-    signatures,
-)
+from feedsvc.loader import PARALLEL_THRESHOLD, Skipped, load_folder, log_warnings, read_file
 from feedsvc.memory import paused_gc
 from feedsvc.model import Article
 
@@ -72,12 +61,8 @@ class Publisher:
 
         Returns how: "snapshot" or "full".
         """
-        scan = None
-        if snapshot_path is not None and snapshot_path.exists():
-            # Stat the folder in a thread while the snapshot is read (the stat calls release the GIL).
-            pool = ThreadPoolExecutor(1)
-            scan = pool.submit(signatures, self.root)
-            pool.shutdown(wait=False)  # the thread ends with its one task
+        # Stat the folder while the snapshot is read.
+        scan = signatures_in_background(self.root) if snapshot_path is not None and snapshot_path.exists() else None
         with paused_gc():
             saved = snapshot.load(snapshot_path, self.root) if snapshot_path else None
             self.held = {}
@@ -92,7 +77,7 @@ class Publisher:
                 self._signatures = dict(saved.signatures)
                 self.skipped = {s.source: s for s in saved.skipped}
                 self.index = index
-            changed = self.changed_since_load(scan.result() if scan else None)
+            changed = self.changed_since_load(scan() if scan else None)
             # Re-reading changed files happens in this one process; when most of
             # the folder changed (a big git pull), the parallel full load is faster.
             if len(changed) < max(PARALLEL_THRESHOLD, len(saved.signatures) // 4):
