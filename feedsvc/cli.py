@@ -12,6 +12,7 @@ from pathlib import Path
 
 from feedsvc import __version__
 from feedsvc.loader import load_folder
+from feedsvc.memory import collect_from_now
 from feedsvc.settings import SETTINGS, ConfigError, check_content, load_settings
 
 
@@ -42,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command != "serve":
+        collect_from_now()  # serve does, once it is ready
     if args.command == "check":
         return check(args.content)
     if args.command == "build":
@@ -119,6 +122,9 @@ def serve(given: dict[str, str | None]) -> int:
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
+    collect_from_now()
     # "auto" picks uvloop and httptools when installed (uvicorn[standard]).
-    uvicorn.run(app, host=settings.host, port=settings.port, loop="auto", http="auto", log_level=settings.log_level)
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, loop="auto", http="auto", ws="none", log_level=settings.log_level
+    )
     return 0

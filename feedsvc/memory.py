@@ -37,6 +37,12 @@ def release_free_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+def collect_from_now() -> None:
+    """Turn cyclic garbage collection (back) on, leaving what exists now out of it."""
+    gc.freeze()
+    gc.enable()
+
+
 @contextlib.contextmanager
 def paused_gc() -> Iterator[None]:
     """No cyclic garbage collection while loading, and what was loaded is
@@ -59,5 +65,4 @@ def paused_gc() -> Iterator[None]:
         yield
     finally:
         if enabled:  # the outermost pause
-            gc.freeze()
-            gc.enable()
+            collect_from_now()

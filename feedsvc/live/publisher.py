@@ -68,7 +68,7 @@ class Publisher:
             self.held = {}
             if saved is not None:
                 try:
-                    index = Index([self._hold(article) for article in saved.articles])
+                    index = Index(self._hold_all(saved.articles))
                 except Exception:  # a snapshot that passed its checks but still cannot be indexed
                     log.exception("ignoring the snapshot %s", snapshot_path)
                     saved = None
@@ -91,7 +91,7 @@ class Publisher:
             self.held = {}
             self._signatures = dict(result.signatures)
             self.skipped = {s.source: s for s in result.skipped}
-            self.index = Index([self._hold(article) for article in result.articles])
+            self.index = Index(self._hold_all(result.articles))
         return "full"
 
     def save_snapshot(self, path: Path) -> None:
@@ -125,9 +125,14 @@ class Publisher:
         self._tell(index, diff)
         return diff
 
-    def _hold(self, article: Article) -> Article:
+    def _hold_all(self, articles: list[Article]) -> list[Article]:
+        """``_hold`` for a whole folder: one look at the clock."""
+        now = self._clock()
+        return [self._hold(article, now) for article in articles]
+
+    def _hold(self, article: Article, now: datetime | None = None) -> Article:
         """The version of ``article`` to index now: unpublished while it is dated in the future."""
-        if article.published and article.published_at > self._clock():
+        if article.published and article.published_at > (now or self._clock()):
             self.held[article.source] = article
             return article._replace(published=False)
         self.held.pop(article.source, None)

@@ -21,8 +21,6 @@ from feedsvc.index import ALL, FeedKind, FeedRef, Index
 from feedsvc.live.publisher import Publisher
 from feedsvc.memory import release_free_memory, tune_memory
 from feedsvc.render import FeedFormat
-from feedsvc.render.home import render_home
-from feedsvc.render.opml import render_opml
 from feedsvc.render.spec import Site, feed_spec
 from feedsvc.settings import Settings
 from feedsvc.urls import Urls
@@ -141,6 +139,10 @@ class FeedService:
         index = self.index
 
         def render() -> bytes:
+            # Imported on first use: lxml and jinja2 are not on the start-up path.
+            from feedsvc.render.home import render_home
+            from feedsvc.render.opml import render_opml
+
             renderer = render_opml if page is OPML else render_home
             return renderer(index, self.site, Urls(base_url), formats)
 
