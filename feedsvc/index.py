@@ -19,9 +19,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from itertools import count
+from operator import attrgetter
 from typing import NamedTuple
 
-from feedsvc.model import Article, Image
+from feedsvc.model import Article, Image, Provider, Topic
 from feedsvc.text import slugify
 
 # The most items any URL can ask for; a change beyond it is invisible.
@@ -95,7 +96,7 @@ class Index:
     """Articles by file, and published articles per feed, newest first."""
 
     def __init__(self, articles: Iterable[Article]) -> None:
-        """Build a snapshot from scratch (20,000 articles in ~40 ms: it is on the start-up path)."""
+        """Build a snapshot from scratch (it is on the start-up path: 20,000 articles in ~45 ms)."""
         self.generation = next(_generations)
         everything = {article.source: article for article in articles}
         by_url: dict[str, list[str]] = {}
@@ -113,22 +114,23 @@ class Index:
         }
         self._by_source = everything
         self.unpublished_count = sum(1 for a in everything.values() if not a.published)
-        published = sorted((a for a in everything.values() if a.published), key=sort_key)
-        self._members: dict[FeedRef, list[Article]] = {ALL: published}
-        refs: dict[tuple[FeedKind, str], FeedRef] = {}  # one FeedRef per feed, made on first sight
-        for article in published:
-            keys = [(FeedKind.TOPIC, topic.slug) for topic in article.topics]
-            if len(keys) > 1:
-                keys = list(dict.fromkeys(keys))  # a topic listed twice (the parser already drops those)
-            if article.provider and article.provider.domain:
-                keys.append((FeedKind.PROVIDER, article.provider.domain))
-            for key in keys:  # plain tuples: equal to, and hashed like, the FeedRefs
-                members = self._members.get(key)  # type: ignore[call-overload]
-                if members is None:
-                    members = self._members[refs.setdefault(key, FeedRef(*key))] = []
-                members.append(article)
-        headers = _Headers(published)
-        self._info = {ref: headers.describe(ref, members, self.generation) for ref, members in self._members.items()}
+        published = [a for a in everything.values() if a.published]
+        # Newest first, equal dates by file name (sort_key), in two stable C-speed sorts.
+        published.sort(key=attrgetter("source"))
+        published.sort(key=attrgetter("published_at"), reverse=True)
+        self._members = {ALL: published}
+        self._info = {ALL: FeedInfo(ALL, "", len(published), _newest(published), None, self.generation)}
+        for kind, groups in _group(published).items():
+            for key, (members, first, mixed) in groups.items():
+                ref = FeedRef(kind, key)
+                self._members[ref] = members
+                # Topics and providers are shared objects: a feed whose articles all hold the
+                # same one is named by it; only one with several spellings needs counting.
+                self._info[ref] = (
+                    _describe(ref, members, self.generation)
+                    if mixed
+                    else FeedInfo(ref, first.name, len(members), _newest(members), _logo(first), self.generation)
+                )
 
     @property
     def articles(self) -> list[Article]:
@@ -212,8 +214,7 @@ class Index:
             before = self._members.get(ref, [])
             new._members[ref] = members
             previous = self._info.get(ref)
-            headers = _Headers(members if ref.kind is not FeedKind.ALL else ())  # ALL has no name or logo
-            info = headers.describe(ref, members, new.generation)
+            info = _describe(ref, members, new.generation)
             same_header = previous is not None and (previous.name, previous.logo) == (info.name, info.logo)
             if previous is not None and same_header and before[:WINDOW] == members[:WINDOW]:
                 info = replace(info, revision=previous.revision)  # output unchanged: keep cache and ETag
@@ -225,35 +226,56 @@ class Index:
         return new, IndexDiff(frozenset(revised), frozenset(visible), frozenset(removed))
 
 
-class _Headers:
-    """The name (the most used spelling) and logo of every feed found in
-    some articles, newest first: one pass over them for all the feeds."""
+def _group(published: list[Article]) -> dict[FeedKind, dict[str, tuple[list[Article], Topic | Provider, bool]]]:
+    """The members of every topic and provider feed, in order; for each, the
+    first topic or provider object seen, and whether any other was seen."""
+    groups: dict[FeedKind, dict[str, tuple[list[Article], Topic | Provider, bool]]] = {
+        FeedKind.TOPIC: {},
+        FeedKind.PROVIDER: {},
+    }
+    topics, providers = groups[FeedKind.TOPIC], groups[FeedKind.PROVIDER]
+    for article in published:
+        for topic in article.topics:
+            group = topics.get(topic.slug)
+            if group is None:
+                topics[topic.slug] = ([article], topic, False)
+            else:
+                members, first, mixed = group
+                if members[-1] is not article:  # a topic listed twice counts once
+                    members.append(article)
+                if topic is not first and not mixed:
+                    topics[topic.slug] = (members, first, True)
+        provider = article.provider
+        if provider is not None and provider.domain:
+            group = providers.get(provider.domain)
+            if group is None:
+                providers[provider.domain] = ([article], provider, False)
+            else:
+                group[0].append(article)
+                if provider is not group[1] and not group[2]:
+                    providers[provider.domain] = (group[0], group[1], True)
+    return groups
 
-    def __init__(self, articles: Iterable[Article]) -> None:
-        topics, providers = Counter[tuple[str, str]](), Counter[tuple[str, str]]()
-        self.logos: dict[str, Image] = {}
-        for article in articles:
-            topics.update((t.slug, t.name) for t in article.topics)
-            provider = article.provider
-            if provider is not None and provider.domain:
-                providers[provider.domain, provider.name] += 1
-                if provider.images and provider.domain not in self.logos:
-                    self.logos[provider.domain] = provider.images[0]
-        self.names = {FeedKind.TOPIC: _spellings(topics), FeedKind.PROVIDER: _spellings(providers)}
 
-    def describe(self, ref: FeedRef, members: list[Article], revision: int) -> FeedInfo:
-        updated = members[0].published_at if members else None
-        name = self.names[ref.kind].get(ref.key, "") if ref.kind is not FeedKind.ALL else ""
-        logo = self.logos.get(ref.key) if ref.kind is FeedKind.PROVIDER else None
-        return FeedInfo(ref, name, len(members), updated, logo, revision)
+def _describe(ref: FeedRef, members: list[Article], revision: int) -> FeedInfo:
+    """A feed's header from its members: the most used name, the newest logo."""
+    if ref.kind is FeedKind.TOPIC:
+        names = Counter(t.name for a in members for t in a.topics if t.slug == ref.key)
+        return FeedInfo(ref, _most_common(names), len(members), _newest(members), None, revision)
+    if ref.kind is FeedKind.PROVIDER:
+        providers = [a.provider for a in members if a.provider]
+        names = Counter(p.name for p in providers)
+        logo = next((p.images[0] for p in providers if p.images), None)
+        return FeedInfo(ref, _most_common(names), len(members), _newest(members), logo, revision)
+    return FeedInfo(ref, "", len(members), _newest(members), None, revision)
 
 
-def _spellings(uses: Counter[tuple[str, str]]) -> dict[str, str]:
-    """Given how often each (key, name) was used, the most used name of each key."""
-    by_key: dict[str, Counter[str]] = {}
-    for (key, name), used in uses.items():
-        by_key.setdefault(key, Counter())[name] = used
-    return {key: _most_common(names) for key, names in by_key.items()}
+def _newest(members: list[Article]) -> datetime | None:
+    return members[0].published_at if members else None
+
+
+def _logo(first: Topic | Provider) -> Image | None:
+    return first.images[0] if isinstance(first, Provider) and first.images else None
 
 
 def _guids(group: list[Article]) -> dict[str, Article]:
