@@ -138,7 +138,7 @@ def _well_formed(articles: Any, signatures: dict[str, Signature]) -> bool:
         and _types(topics) <= {Topic}
         and all(type(topic.name) is str and type(topic.slug) is str for topic in topics)
         and _related(related)
-        and _providers(_unique(chain(providers, (r.provider for r in related))))
+        and _providers(_unique(chain(providers, map(attrgetter("provider"), related))))
         and _images(_unique(chain.from_iterable(columns["images"])))
     )
 
