@@ -99,7 +99,7 @@ def run_size(folder: Path, work: Path) -> dict[str, float]:
         while not snapshot.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
     warm = []
-    for _ in range(3):
+    for _ in range(5):
         with feedsvc(folder, snapshot=str(snapshot)) as (_, _, ready):
             warm.append(ready)
     figures["warm"] = statistics.median(warm)
