@@ -182,9 +182,9 @@ def _read_in_parallel(files: list[tuple[str, str]], workers: int) -> list[Loaded
     processes = [
         context.Process(target=_work, args=(chunks, counter, results), daemon=True) for _ in range(workers - 1)
     ]
-    for process in processes:
-        process.start()
     try:
+        for process in processes:
+            process.start()
         done: dict[int, list[Loaded]] = {}
         while (number := _take(counter, len(chunks))) is not None:
             done[number] = _read_chunk(chunks[number])
@@ -207,7 +207,7 @@ def _read_in_parallel(files: list[tuple[str, str]], workers: int) -> list[Loaded
         return [item for number, chunk in enumerate(chunks) for item in done.get(number) or _read_chunk(chunk)]
     finally:
         for process in processes:
-            if process.is_alive():
+            if process.pid is not None and process.is_alive():
                 process.kill()
 
 
