@@ -43,3 +43,13 @@ def test_docs_compose_serves_port_8000_with_a_content_volume():
 
 def test_docs_seeds_say_where_they_come_from():
     assert "shared/corpus/everyday-powerapps" in (REPO / "seeds" / "README.md").read_text()
+
+
+def test_docs_layout_names_every_module():
+    layout = README[README.index("## Layout") :]
+    for module in sorted((REPO / "feedsvc").rglob("*.py")):
+        if module.name in ("__init__.py", "__main__.py"):
+            continue
+        relative = module.relative_to(REPO).as_posix()
+        package = f"{module.parent.relative_to(REPO).as_posix()}/"
+        assert f"`{relative}`" in layout or f"`{module.name}`" in layout or f"`{package}`" in layout, relative
