@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import http.client
 import os
 import shutil
 import statistics
@@ -19,7 +20,9 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from itertools import count
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 from lxml import etree
@@ -29,6 +32,7 @@ from bench import hugo
 from bench.corpus import generate
 from bench.peers import bare_starlette, feedsvc, nginx, rss_kib, wrk
 from bench.update import edit_costs, visible_latencies
+from feedsvc.urls import DEFAULT_LIMIT
 
 
 @dataclass
@@ -61,14 +65,45 @@ def feed_urls(base: str) -> list[str]:
     return [str(o.get("xmlUrl")) for o in opml.iter("outline") if o.get("xmlUrl")]
 
 
-def serve_every_feed(base: str) -> list[float]:
-    """Request every feed once (each a first, uncached request); return the latencies in ms."""
-    latencies = []
+def serve_every_feed(base: str) -> dict[str, int]:
+    """Request every feed once, as a reader would after a start; return each
+    feed URL with the number of items it holds."""
+    items = {}
     with httpx.Client() as client:
         for url in feed_urls(base):
-            started = time.perf_counter()
-            client.get(url).raise_for_status()
-            latencies.append((time.perf_counter() - started) * 1000)
+            body = client.get(url).raise_for_status().content
+            items[url] = body.count(b"<item>") + body.count(b"<entry>")
+    return items
+
+
+def first_requests(base: str, urls: list[str], samples: int = 400) -> list[float]:
+    """Latencies (ms) of ``samples`` first, uncached requests for ``urls``.
+
+    Each pass over the URLs names another host, which is part of every
+    response (its links) and so of the cache key: each request is routed,
+    rendered, compressed and hashed afresh, as a first request is. The client
+    is the standard library's (feedparser's, through urllib), on one
+    keep-alive connection, asking for gzip as readers do; httpx adds ~0.45 ms
+    of its own to every request (measured), which is not the server's time.
+    """
+    address = urlsplit(base)
+    connection = http.client.HTTPConnection(address.hostname or "127.0.0.1", address.port, timeout=30)
+    latencies: list[float] = []
+    try:
+        for number in count(1):
+            for url in urls:
+                if len(latencies) == samples:
+                    return latencies
+                started = time.perf_counter()
+                headers = {"Host": f"pass-{number}.bench.test", "Accept-Encoding": "gzip"}
+                connection.request("GET", urlsplit(url).path, headers=headers)
+                response = connection.getresponse()
+                response.read()
+                latencies.append((time.perf_counter() - started) * 1000)
+                if response.status != 200:
+                    raise RuntimeError(f"{url} answered {response.status}")
+    finally:
+        connection.close()
     return latencies
 
 
@@ -90,10 +125,15 @@ def run_size(folder: Path, work: Path) -> dict[str, float]:
     warm_page_cache(folder)
     with feedsvc(folder) as (base, process, ready):
         figures["cold"] = ready
-        latencies = serve_every_feed(base)
+        items = serve_every_feed(base)
+        figures["rss_mb"] = rss_kib(process.pid) / 1024  # after every feed was served once
+        figures["feeds"] = len(items)
+        # "A 50-item feed": the feeds that fill the default page. Every feed would
+        # compare feeds of 1 item (the median at 1k) with feeds of 6 (at 100k).
+        full = [url for url, held in items.items() if held == DEFAULT_LIMIT]
+        latencies = first_requests(base, full)
         figures["p50"], figures["p99"] = percentile(latencies, 0.5), percentile(latencies, 0.99)
-        figures["rss_mb"] = rss_kib(process.pid) / 1024
-        figures["feeds"] = len(latencies)
+        figures["full_feeds"], figures["requests"] = len(full), len(latencies)
     snapshot = work / f"snapshot-{folder.name}"
     snapshot.unlink(missing_ok=True)
     with feedsvc(folder, snapshot=str(snapshot)):
@@ -252,7 +292,7 @@ def main() -> None:
             Row(
                 f"first request of a 50-item feed, {size // 1000}k (p50 / p99)",
                 f"{figures['p50']:.1f} / {figures['p99']:.1f} ms",
-                f"{int(figures['feeds'])} feeds",
+                f"{int(figures['requests'])} over {int(figures['full_feeds'])} URLs",
                 None,
                 "p50 ≤ 3, p99 ≤ 10 ms",
                 figures["p50"] <= 3 and figures["p99"] <= 10,

@@ -10,7 +10,6 @@ reader of OUT never sees half an export.
 
 from __future__ import annotations
 
-import gzip
 import os
 import shutil
 import tempfile
@@ -26,6 +25,7 @@ from feedsvc.render.opml import render_opml
 from feedsvc.render.spec import Site, feed_spec
 from feedsvc.render.xmlfeeds import atom_entry, rss_item
 from feedsvc.urls import DEFAULT_LIMIT, Urls
+from feedsvc.web.conditional import gzipped
 
 ITEM_RENDERERS = {"rss": rss_item, "atom": atom_entry}
 
@@ -59,7 +59,7 @@ def _write_all(index: Index, site: Site, urls: Urls, root: Path, compress: bool)
         written[0] += 1
         written[1] += len(data)
         if compress:
-            (root / f"{relative}.gz").write_bytes(gzip.compress(data, compresslevel=6, mtime=0))
+            (root / f"{relative}.gz").write_bytes(gzipped(data))
             written[0] += 1
 
     (root / "feeds" / "topics").mkdir(parents=True)

@@ -8,14 +8,13 @@ found again; it simply ages out of the LRU.
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from cachetools import LRUCache
 
-from feedsvc.web.conditional import http_date, strong_etag
+from feedsvc.web.conditional import gzipped, http_date, strong_etag
 
 Clock = Callable[[], datetime]
 
@@ -154,20 +153,20 @@ class ResponseCache:
             "Access-Control-Expose-Headers": "ETag, Last-Modified, Link",
         }
         identity = Variant(body, {**common, **extra, "Content-Type": content_type}, common)
-        compressed = gzip.compress(body, compresslevel=6, mtime=0)  # mtime=0: same bytes, same gzip
-        gzipped = None
+        compressed = gzipped(body)
+        compressed_variant = None
         etags: tuple[str, ...] = (etag,)
         if len(compressed) < len(body):
             # A strong tag names one representation, so the gzip one gets its own.
             gzip_etag = etag[:-1] + '-gzip"'
             etags = (etag, gzip_etag)
             gzip_common = {**common, "ETag": gzip_etag}
-            gzipped = Variant(
+            compressed_variant = Variant(
                 compressed,
                 {**gzip_common, **extra, "Content-Type": content_type, "Content-Encoding": "gzip"},
                 gzip_common,
             )
-        return Rendered(identity, gzipped, etags, last_modified, len(body) + len(compressed) + 512)
+        return Rendered(identity, compressed_variant, etags, last_modified, len(body) + len(compressed) + 512)
 
 
 def _size(entry: Rendered) -> int:
