@@ -1,3 +1,5 @@
+"""``python -m feedsvc`` and the ``feedsvc`` command (pyproject.toml points it here)."""
+
 import gc
 
 # No cyclic garbage collection until the service is ready (feedsvc.cli turns
