@@ -2,7 +2,7 @@
 
 Only the standard library: ``python -m feedsvc.folder ROOT`` runs the
 signature scan in a process of its own, started in a few milliseconds (see
-:func:`signatures_in_background`).
+:class:`BackgroundScan`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import marshal
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -55,37 +55,55 @@ def signatures(root: Path) -> dict[str, Signature]:
     return found
 
 
-def signatures_in_background(root: Path) -> Callable[[], dict[str, Signature]]:
-    """Start ``signatures(root)`` in another process; return what waits for it.
+class BackgroundScan:
+    """``signatures(root)`` computed by another process, started at once.
 
     A warm start unpickles and indexes the snapshot while this runs on the
     other core: one stat call per file is ~80 ms for 20,000 files, which a
     thread could not overlap (unpickling holds the GIL throughout). If the
     process cannot start or fails, the scan is done here instead.
     """
-    try:
-        process = subprocess.Popen(  # noqa: S603 (this interpreter, this module, no shell)
-            [sys.executable, "-m", "feedsvc.folder", str(root)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-    except OSError as exc:
-        log.info("scanning %s in this process: %s", root, exc)
-        return lambda: signatures(root)
 
-    def result() -> dict[str, Signature]:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._process: subprocess.Popen[bytes] | None = None
+        try:
+            self._process = subprocess.Popen(  # noqa: S603 (this interpreter, this module, no shell)
+                [sys.executable, "-m", "feedsvc.folder", str(root)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        except OSError as exc:
+            log.info("scanning %s in this process: %s", root, exc)
+
+    def result(self) -> dict[str, Signature]:
+        """Wait for the scan; the same as ``signatures(root)``."""
+        process = self._process
+        if process is None:
+            return signatures(self.root)
+        self._process = None
         try:
             out, err = process.communicate(timeout=300)
             found = marshal.loads(out) if process.returncode == 0 else None  # noqa: S302 (our own child's output)
             if type(found) is dict and all(type(k) is str and type(v) is int for k, v in found.items()):
                 return found
-            log.warning("scanning %s in this process: the scan exited with %s %s", root, process.returncode, err[-500:])
+            log.warning(
+                "scanning %s in this process: the scan exited with %s %s", self.root, process.returncode, err[-500:]
+            )
         except (subprocess.TimeoutExpired, EOFError, ValueError, TypeError) as exc:
-            process.kill()
-            log.warning("scanning %s in this process: %s", root, exc)
-        return signatures(root)
+            log.warning("scanning %s in this process: %s", self.root, exc)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        return signatures(self.root)
 
-    return result
+    def cancel(self) -> None:
+        """Not needed after all: stop the process (it would block on a full pipe)."""
+        process, self._process = self._process, None
+        if process is not None:
+            process.kill()
+            process.communicate()
 
 
 def scan(folder: str) -> Iterator[os.DirEntry[str]]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from starlette.concurrency import run_in_threadpool
 
 from feedsvc import snapshot
-from feedsvc.folder import Signature, article_paths, is_article_name, modified_at, signatures, signatures_in_background
+from feedsvc.folder import BackgroundScan, Signature, article_paths, is_article_name, modified_at, signatures
 from feedsvc.index import Index, IndexDiff
 from feedsvc.loader import PARALLEL_THRESHOLD, Skipped, load_folder, log_warnings, read_file
 from feedsvc.memory import paused_gc
@@ -62,7 +62,7 @@ class Publisher:
         Returns how: "snapshot" or "full".
         """
         # Stat the folder while the snapshot is read.
-        scan = signatures_in_background(self.root) if snapshot_path is not None and snapshot_path.exists() else None
+        scan = BackgroundScan(self.root) if snapshot_path is not None and snapshot_path.exists() else None
         with paused_gc():
             saved = snapshot.load(snapshot_path, self.root) if snapshot_path else None
             self.held = {}
@@ -77,7 +77,7 @@ class Publisher:
                 self._signatures = dict(saved.signatures)
                 self.skipped = {s.source: s for s in saved.skipped}
                 self.index = index
-            changed = self.changed_since_load(scan() if scan else None)
+            changed = self.changed_since_load(scan.result() if scan else None)
             # Re-reading changed files happens in this one process; when most of
             # the folder changed (a big git pull), the parallel full load is faster.
             if len(changed) < max(PARALLEL_THRESHOLD, len(saved.signatures) // 4):
@@ -86,6 +86,8 @@ class Publisher:
                 log.info("started from the snapshot; %d file(s) changed since it was made", len(changed))
                 return "snapshot"
             log.info("%d files changed since the snapshot was made: loading the folder in full", len(changed))
+        if scan is not None:
+            scan.cancel()  # the snapshot was not usable
         result = load_folder(self.root, workers=workers)
         with self._lock, paused_gc():
             self.held = {}
