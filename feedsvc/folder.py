@@ -68,12 +68,12 @@ class BackgroundScan:
         self.root = root
         self._process: subprocess.Popen[bytes] | None = None
         try:
-            # The folder holding this package goes first on the path, so the child
-            # finds this very module however this process found it.
+            # The folder holding this package goes first on the path (-P: not the
+            # working directory), so the child runs this very module.
             here = str(Path(__file__).resolve().parent.parent)
             path = os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
             self._process = subprocess.Popen(  # noqa: S603 (this interpreter, this module, no shell)
-                [sys.executable, "-m", "feedsvc.folder", str(root)],
+                [sys.executable, "-P", "-m", "feedsvc.folder", str(root)],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 env={**os.environ, "PYTHONPATH": path},

@@ -16,7 +16,7 @@ from bisect import bisect_left, insort
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from itertools import count
 from operator import attrgetter
@@ -76,9 +76,17 @@ class IndexDiff:
 _generations = count(1)
 
 
-def sort_key(article: Article) -> tuple[float, str]:
-    """Newest first; equal dates in the order of their file names."""
-    return (-article.published_at.timestamp(), article.source)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def sort_key(article: Article) -> tuple[int, str]:
+    """Newest first; equal dates in the order of their file names.
+
+    Whole microseconds, not a float timestamp: exactly the order of the
+    datetimes themselves, which the full build sorts by.
+    """
+    return (-((article.published_at - _EPOCH) // _MICROSECOND), article.source)
 
 
 def feed_refs(article: Article | None) -> set[FeedRef]:

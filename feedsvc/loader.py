@@ -119,6 +119,9 @@ def log_warnings(article: Article) -> None:
 # Below this many files one process is faster than starting others.
 PARALLEL_THRESHOLD = 2000
 CHUNK = 500
+# A worker parses a chunk in ~0.1 s; one silent this long is taken for hung.
+WORKER_SILENCE = 120
+LOCK_PATIENCE = 5
 
 
 def load_folder(root: Path, log_skipped: bool = True, workers: int = 0) -> LoadResult:
@@ -168,64 +171,98 @@ def _read_in_parallel(files: list[tuple[str, str]], workers: int) -> list[Loaded
 
     Every process takes the next chunk from a shared counter, so the split
     follows how fast each side goes (a worker starts ~0.1 s late: a new
-    interpreter, then the imports). Workers queue their results and never
-    wait for this process to read them; it reads them once its own part is
-    done. A chunk a dead worker took but never delivered is read here.
+    interpreter, then the imports). Each worker sends its results down a
+    pipe of its own, from a thread, so it never waits for this process to
+    read them; this process reads them once its own part is done. A chunk a
+    worker took but never delivered (it died, or hung) is read here.
     """
     import multiprocessing
+    from multiprocessing.connection import wait
 
     chunks = [files[start : start + CHUNK] for start in range(0, len(files), CHUNK)]
     # "spawn": the caller may have threads (a server, a test runner), and fork would copy their locks.
     context = multiprocessing.get_context("spawn")
     counter = context.Value("q", 0)
-    results = context.Queue()
-    processes = [
-        context.Process(target=_work, args=(chunks, counter, results), daemon=True) for _ in range(workers - 1)
-    ]
+    readers = []
+    processes = []
     try:
-        for process in processes:
+        for _ in range(workers - 1):
+            reader, writer = context.Pipe(duplex=False)
+            process = context.Process(target=_work, args=(chunks, counter, writer), daemon=True)
             process.start()
+            writer.close()  # the worker holds the only writing end: its death is an end of file here
+            readers.append(reader)
+            processes.append(process)
         done: dict[int, list[Loaded]] = {}
         while (number := _take(counter, len(chunks))) is not None:
             done[number] = _read_chunk(chunks[number])
-        running = len(processes)
-        while running:
-            try:
-                message = results.get(timeout=1)
-            except queue.Empty:
-                if all(process.exitcode is not None for process in processes):
+        while readers:
+            ready = wait(readers, timeout=WORKER_SILENCE)
+            if not ready:
+                log.warning("a loading worker sent nothing for %d s; reading its part here", WORKER_SILENCE)
+                break
+            for reader in [reader for reader in readers if reader in ready]:
+                try:
+                    message = reader.recv()
+                except (EOFError, OSError):  # it died, perhaps halfway through a message
+                    message = None
                     log.warning("a loading worker exited early; reading its part here")
-                    break
-                continue
-            if message is None:  # one worker is done
-                running -= 1
-            else:
-                number, loaded = message
-                done[number] = [_share(item) for item in loaded]
-        for process in processes:
-            process.join(timeout=5)
+                if message is None:  # that worker is done (or gone)
+                    readers.remove(reader)
+                else:
+                    number, loaded = message
+                    done[number] = [_share(item) for item in loaded]
         return [item for number, chunk in enumerate(chunks) for item in done.get(number) or _read_chunk(chunk)]
     finally:
+        for reader in readers:
+            reader.close()
         for process in processes:
-            if process.pid is not None and process.is_alive():
+            if process.is_alive():
                 process.kill()
+            process.join()
 
 
-def _work(chunks: list[list[tuple[str, str]]], counter: Any, results: Any) -> None:
-    """A loading worker: read chunks until there are none left, then say so."""
-    while (number := _take(counter, len(chunks))) is not None:
-        results.put((number, _read_chunk(chunks[number])))
-    results.put(None)
+def _work(chunks: list[list[tuple[str, str]]], counter: Any, connection: Any) -> None:
+    """A loading worker: read chunks until there are none left, sending each
+    result from a thread (a full pipe stops the sending, not the reading)."""
+    import threading
+
+    outbox: queue.SimpleQueue[tuple[int, list[Loaded]] | None] = queue.SimpleQueue()
+
+    def send() -> None:
+        while (message := outbox.get()) is not None:
+            connection.send(message)
+        connection.send(None)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    try:
+        while (number := _take(counter, len(chunks))) is not None:
+            outbox.put((number, _read_chunk(chunks[number])))
+    finally:
+        outbox.put(None)
+        sender.join()
+        connection.close()
 
 
 def _take(counter: Any, total: int) -> int | None:
-    """The number of the next chunk nobody has taken yet, if any."""
-    with counter.get_lock():
+    """The number of the next chunk nobody has taken yet, if any.
+
+    None also when the counter's lock cannot be had: a worker killed while
+    holding it would otherwise stop every process; what is left is read by
+    the main process at the end.
+    """
+    lock = counter.get_lock()
+    if not lock.acquire(timeout=LOCK_PATIENCE):
+        return None
+    try:
         number = int(counter.value)
         if number >= total:
             return None
         counter.value = number + 1
         return number
+    finally:
+        lock.release()
 
 
 def _share(loaded: Loaded) -> Loaded:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from feedsvc.index import ALL, FeedKind, FeedRef, Index
 from feedsvc.model import Article, Image, Provider, Topic
@@ -186,3 +186,18 @@ def test_index_apply_beyond_the_default_window_is_not_visible():
     retitled = make(oldest.source, oldest.published_at.day, url=oldest.url)._replace(title="New title")
     _, diff = index.apply({oldest.source: retitled})
     assert ALL in diff.revised and ALL not in diff.visible
+
+
+def test_index_orders_dates_to_the_microsecond_in_full_and_incremental_builds():
+    """Float timestamps lose microseconds far from 1970; the order must not."""
+    base = datetime(2300, 1, 1, tzinfo=UTC)
+    articles = [
+        make(source, 1)._replace(published_at=base + timedelta(microseconds=n), updated_at=base)
+        for source, n in (("a.md", 1), ("b.md", 2), ("c.md", 3))
+    ]
+    full = Index(articles)
+    incremental = Index([])
+    for article in reversed(articles):
+        incremental, _ = incremental.apply({article.source: article})
+    assert [a.source for a in full.articles] == ["c.md", "b.md", "a.md"]
+    assert [a.source for a in incremental.articles] == ["c.md", "b.md", "a.md"]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -156,6 +157,57 @@ def _take_a_chunk_and_die(chunks: list, counter: object, results: object) -> Non
     """A loading worker killed mid-chunk (by the OOM killer, say)."""
     loader._take(counter, len(chunks))
     os._exit(3)
+
+
+def _die_halfway_through_a_message(chunks: list, counter: object, connection: object) -> None:
+    """A loading worker killed while sending a result: the main process gets half a message."""
+    import struct
+
+    loader._take(counter, len(chunks))
+    os.write(connection.fileno(), struct.pack("!i", 100_000) + b"half a pickle")  # type: ignore[attr-defined]
+    os._exit(3)
+
+
+def test_a_worker_killed_halfway_through_a_message_does_not_hang_the_load(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    from .conftest import REPO
+
+    serial = load_folder(REPO / "seeds", workers=1)
+    monkeypatch.setattr("feedsvc.loader.PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr("feedsvc.loader.CHUNK", 7)
+    monkeypatch.setattr("feedsvc.loader._work", _die_halfway_through_a_message)
+    parallel = load_folder(REPO / "seeds", workers=3)
+    assert parallel.articles == serial.articles
+    assert "a loading worker exited early" in caplog.text
+
+
+def _die_holding_the_counter(chunks: list, counter: object, connection: object) -> None:
+    counter.get_lock().acquire()  # type: ignore[attr-defined]
+    os._exit(3)
+
+
+def test_a_worker_killed_holding_the_counter_does_not_hang_the_load(monkeypatch: pytest.MonkeyPatch):
+    from .conftest import REPO
+
+    serial = load_folder(REPO / "seeds", workers=1)
+    monkeypatch.setattr("feedsvc.loader.PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr("feedsvc.loader.CHUNK", 7)
+    monkeypatch.setattr("feedsvc.loader.LOCK_PATIENCE", 0.5)
+    monkeypatch.setattr("feedsvc.loader._work", _die_holding_the_counter)
+    read_chunk, calls = loader._read_chunk, []
+
+    def slow_first_chunk(files: list) -> list:  # so that the worker gets at the counter first
+        calls.append(len(files))
+        if len(calls) == 1:
+            time.sleep(1)
+        return read_chunk(files)
+
+    monkeypatch.setattr("feedsvc.loader._read_chunk", slow_first_chunk)
+    started = time.monotonic()
+    assert load_folder(REPO / "seeds", workers=2).articles == serial.articles
+    assert 1.5 <= time.monotonic() - started < 10  # it waited for the lock, then read the rest itself
+    assert len(calls) == 9  # every chunk, here
 
 
 def test_a_chunk_a_dead_worker_took_is_read_by_the_main_process(
