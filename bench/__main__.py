@@ -148,6 +148,23 @@ def run_size(folder: Path, work: Path) -> dict[str, float]:
     return figures
 
 
+def side_by_side(folder: Path, site: Path, work: Path, rounds: int = 3) -> tuple[float, float, float]:
+    """Hugo's build, a cold start and two warm starts, round after round; the
+    median of each. This machine's speed drifts over minutes (the same warm
+    start measured 0.31 and 0.36 s ten minutes apart): a ratio should divide
+    figures taken next to each other. Needs the snapshot ``run_size`` made."""
+    snapshot = work / f"snapshot-{folder.name}"
+    builds, cold, warm = [], [], []
+    for _ in range(rounds):
+        builds.append(hugo.build(site, output_folder(work, "hugo-out")))
+        with feedsvc(folder) as (_, _, ready):
+            cold.append(ready)
+        for _ in range(2):
+            with feedsvc(folder, snapshot=str(snapshot)) as (_, _, ready):
+                warm.append(ready)
+    return statistics.median(builds), statistics.median(cold), statistics.median(warm)
+
+
 def timed_build(folder: Path, out: Path, snapshot: str) -> float:
     if out.exists():
         shutil.rmtree(out)  # as for Hugo: removing the last export is not part of the timing
@@ -234,12 +251,13 @@ def main() -> None:
     compileall.compile_dir(Path(feedsvc_package.__file__).parent, quiet=1)
     folders = {size: corpus(args.work, size) for size in sizes}
 
-    print(f"Hugo on {main_size} articles ...", file=sys.stderr)
     site = hugo.prepare(folders[main_size], args.work / "hugo-site")
     warm_page_cache(site)
-    hugo_time = statistics.median(hugo.build(site, output_folder(args.work, "hugo-out")) for _ in range(3))
     print(f"feedsvc on {sizes} ...", file=sys.stderr)
     per_size = {size: run_size(folders[size], args.work) for size in sizes}
+    print(f"Hugo and feedsvc side by side on {main_size} articles ...", file=sys.stderr)
+    hugo_time, cold, warm = side_by_side(folders[main_size], site, args.work)
+    per_size[main_size].update(cold=cold, warm=warm)
     export = output_folder(args.work, "export")
     build_time = statistics.median(timed_build(folders[main_size], export, "off") for _ in range(3))
     build_snapshot = str(args.work / "build-snapshot")
