@@ -115,8 +115,8 @@ def load(path: Path, root: Path) -> Snapshot | None:
 _NONE = type(None)
 _SHAPES: dict[type, dict[str, set[type]]] = {
     Article: {
-        **{name: {str} for name in ("source", "title", "url", "excerpt", "kind", "body_html", "category")},
-        **{name: {str} for name in ("original_url", "guid")},
+        **{name: {str} for name in ("source", "title", "url", "excerpt", "kind", "body_html", "category", "guid")},
+        "original_url": {str},
         "published_at": {datetime},
         "updated_at": {datetime},
         "published": {bool},

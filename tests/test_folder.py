@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -38,8 +39,10 @@ def scan_children() -> list[str]:
     return found
 
 
-def test_background_scan_gives_what_the_scan_here_gives(folder: Path):
+def test_background_scan_gives_what_the_scan_here_gives(folder: Path, caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.INFO, logger="feedsvc.folder")
     assert BackgroundScan(folder).result() == signatures(folder)
+    assert "in this process" not in caplog.text  # the child did it: no fallback
     assert "nested/deep.md" in signatures(folder) and ".hidden.md" not in signatures(folder)
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import time
@@ -9,11 +10,12 @@ import pytest
 
 from feedsvc import loader
 from feedsvc.cli import main
-from feedsvc.loader import Skipped, load_file, load_folder
+from feedsvc.loader import LoadResult, Skipped, load_file, load_folder
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, REPO
 
 MIXED = FIXTURES / "content"
+SEEDS = REPO / "seeds"
 EXPECTED_SKIPS = {
     "bad-date.md": "publishedDateTime: not a date and time",
     "bad-yaml.md": "front matter is not valid YAML",
@@ -137,13 +139,28 @@ def test_load_folder_survives_any_exception_from_a_file(tmp_path: Path, monkeypa
     assert result.skipped[0].reason == "could not be parsed (RuntimeError: boom)"
 
 
-def test_load_folder_in_parallel_gives_the_same_result(monkeypatch: pytest.MonkeyPatch):
-    from .conftest import REPO
-
-    serial = load_folder(REPO / "seeds", workers=1)
+@pytest.fixture
+def serial(monkeypatch: pytest.MonkeyPatch) -> LoadResult:
+    """The seeds loaded in one process; from then on, even they load in parallel, in chunks of 7."""
+    result = load_folder(SEEDS, workers=1)
     monkeypatch.setattr("feedsvc.loader.PARALLEL_THRESHOLD", 1)
     monkeypatch.setattr("feedsvc.loader.CHUNK", 7)
-    parallel = load_folder(REPO / "seeds", workers=2)
+    return result
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_loading_leaves_the_garbage_collector_as_it_found_it(enabled: bool):
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        load_folder(SEEDS, workers=1)
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_load_folder_in_parallel_gives_the_same_result(serial: LoadResult):
+    parallel = load_folder(SEEDS, workers=2)
     assert parallel.articles == serial.articles
     assert parallel.signatures == serial.signatures
     # Topics and providers parsed in either process are one object each again.
@@ -169,15 +186,10 @@ def _die_halfway_through_a_message(chunks: list, counter: object, connection: ob
 
 
 def test_a_worker_killed_halfway_through_a_message_does_not_hang_the_load(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    serial: LoadResult, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ):
-    from .conftest import REPO
-
-    serial = load_folder(REPO / "seeds", workers=1)
-    monkeypatch.setattr("feedsvc.loader.PARALLEL_THRESHOLD", 1)
-    monkeypatch.setattr("feedsvc.loader.CHUNK", 7)
     monkeypatch.setattr("feedsvc.loader._work", _die_halfway_through_a_message)
-    parallel = load_folder(REPO / "seeds", workers=3)
+    parallel = load_folder(SEEDS, workers=3)
     assert parallel.articles == serial.articles
     assert "a loading worker exited early" in caplog.text
 
@@ -187,12 +199,9 @@ def _die_holding_the_counter(chunks: list, counter: object, connection: object) 
     os._exit(3)
 
 
-def test_a_worker_killed_holding_the_counter_does_not_hang_the_load(monkeypatch: pytest.MonkeyPatch):
-    from .conftest import REPO
-
-    serial = load_folder(REPO / "seeds", workers=1)
-    monkeypatch.setattr("feedsvc.loader.PARALLEL_THRESHOLD", 1)
-    monkeypatch.setattr("feedsvc.loader.CHUNK", 7)
+def test_a_worker_killed_holding_the_counter_does_not_hang_the_load(
+    serial: LoadResult, monkeypatch: pytest.MonkeyPatch
+):
     monkeypatch.setattr("feedsvc.loader.LOCK_PATIENCE", 0.5)
     monkeypatch.setattr("feedsvc.loader._work", _die_holding_the_counter)
     read_chunk, calls = loader._read_chunk, []
@@ -205,21 +214,16 @@ def test_a_worker_killed_holding_the_counter_does_not_hang_the_load(monkeypatch:
 
     monkeypatch.setattr("feedsvc.loader._read_chunk", slow_first_chunk)
     started = time.monotonic()
-    assert load_folder(REPO / "seeds", workers=2).articles == serial.articles
+    assert load_folder(SEEDS, workers=2).articles == serial.articles
     assert 1.5 <= time.monotonic() - started < 10  # it waited for the lock, then read the rest itself
     assert len(calls) == 9  # every chunk, here
 
 
 def test_a_chunk_a_dead_worker_took_is_read_by_the_main_process(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    serial: LoadResult, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ):
-    from .conftest import REPO
-
-    serial = load_folder(REPO / "seeds", workers=1)
-    monkeypatch.setattr("feedsvc.loader.PARALLEL_THRESHOLD", 1)
-    monkeypatch.setattr("feedsvc.loader.CHUNK", 7)
     monkeypatch.setattr("feedsvc.loader._work", _take_a_chunk_and_die)
-    parallel = load_folder(REPO / "seeds", workers=2)
+    parallel = load_folder(SEEDS, workers=2)
     assert parallel.articles == serial.articles
     assert parallel.signatures == serial.signatures
     assert "a loading worker exited early" in caplog.text

@@ -193,27 +193,24 @@ def rfc822(moment: datetime) -> str:
 # references, as the RSS Best Practices Profile asks (see reference.rss_profile_escapes).
 
 
-def _atom_text(text: str) -> str:
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text.replace("\r", "&#13;") if "\r" in text else text
+def _escapers(amp: str, lt: str) -> tuple[Callable[[str], str], Callable[[str], str]]:
+    """(text, attribute) escaping, given how "&" and "<" are written."""
 
+    def text(value: str) -> str:
+        value = value.replace("&", amp).replace("<", lt).replace(">", "&gt;")
+        return value.replace("\r", "&#13;") if "\r" in value else value
 
-def _atom_attr(text: str) -> str:
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
-    return _attr_whitespace(text)
+    def attribute(value: str) -> str:
+        return _attr_whitespace(value.replace("&", amp).replace("<", lt).replace(">", "&gt;").replace('"', "&quot;"))
 
-
-def _rss_text(text: str) -> str:
-    text = text.replace("&", "&#x26;").replace("<", "&#x3C;").replace(">", "&gt;")
-    return text.replace("\r", "&#13;") if "\r" in text else text
-
-
-def _rss_attr(text: str) -> str:
-    text = text.replace("&", "&#x26;").replace("<", "&#x3C;").replace(">", "&gt;").replace('"', "&quot;")
-    return _attr_whitespace(text)
+    return text, attribute
 
 
 def _attr_whitespace(text: str) -> str:
     if "\n" in text or "\r" in text or "\t" in text:
         return text.replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
     return text
+
+
+_atom_text, _atom_attr = _escapers("&amp;", "&lt;")
+_rss_text, _rss_attr = _escapers("&#x26;", "&#x3C;")
