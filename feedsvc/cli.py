@@ -27,7 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
             setting.flag, dest=setting.name, default=None, help=f"{setting.help} [{setting.env}; default: {default}]"
         )
     build = commands.add_parser("build", help="write every feed in every format to a folder, for a static host or CDN")
-    build.add_argument("out", type=Path, help="the folder to write (replaced as a whole when the export is complete)")
+    build.add_argument(
+        "out",
+        type=Path,
+        help="a new or empty folder, or an earlier export (replaced as a whole when the new one is complete)",
+    )
     build.add_argument(
         "--content", type=Path, default=None, help="the content folder [FEEDSVC_CONTENT; default: seeds]"
     )
@@ -66,19 +70,25 @@ def build(out: Path, content: Path | None, base_url: str | None, compress: bool)
             file=sys.stderr,
         )
         return 2
-    from feedsvc.export import export
+    from feedsvc.export import ExportRefused, check_out, export
     from feedsvc.live.publisher import Publisher
     from feedsvc.render.spec import Site
     from feedsvc.web.service import snapshot_path
 
+    path = snapshot_path(settings)
+    keep = {"content folder": settings.content} | ({"snapshot": path} if path is not None else {})
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     started = time.perf_counter()
-    publisher = Publisher(settings.content)
-    path = snapshot_path(settings)
-    if publisher.load(path) == "full" and path is not None:
-        publisher.save_snapshot(path)  # the next build re-reads only what changed
-    site = Site(settings.title, settings.language, settings.websub_hub)
-    result = export(publisher.index, site, settings.base_url, out, compress)
+    try:
+        check_out(out, keep)  # before the load too: refuse at once
+        publisher = Publisher(settings.content)
+        if publisher.load(path) == "full" and path is not None:
+            publisher.save_snapshot(path)  # the next build re-reads only what changed
+        site = Site(settings.title, settings.language, settings.websub_hub)
+        result = export(publisher.index, site, settings.base_url, out, compress, keep)
+    except ExportRefused as exc:
+        print(f"feedsvc build: refused: {exc}", file=sys.stderr)
+        return 2
     print(
         f"wrote {result.files} files ({result.bytes / 1e6:.1f} MB) to {out} in {time.perf_counter() - started:.2f}s",
         file=sys.stderr,

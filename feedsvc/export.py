@@ -6,10 +6,18 @@ The layout mirrors the URL contract (``feeds/topics/ai.rss`` ...), plus
 ``feeds.opml`` and ``index.html``, so the export can be served as it is. It
 is written to a temporary folder next to OUT and swapped in at the end: a
 reader of OUT never sees half an export.
+
+An export replaces OUT as a whole, so it must never take anything with it
+that it did not write. Each export leaves a manifest (``.feedsvc-build``)
+listing every file it wrote; OUT is replaced only when it is missing, empty,
+or holds exactly the files its manifest lists. Anything else (a folder of
+someone else's files, a file added by hand to an old export, the content
+folder itself) is refused before anything is written.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -28,6 +36,12 @@ from feedsvc.urls import DEFAULT_LIMIT, Urls
 from feedsvc.web.conditional import gzipped
 
 ITEM_RENDERERS = {"rss": rss_item, "atom": atom_entry}
+MANIFEST = ".feedsvc-build"
+_SHOWN = 5  # foreign files named in a refusal
+
+
+class ExportRefused(Exception):
+    """OUT holds something this export would destroy; nothing was written."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +50,88 @@ class ExportResult:
     bytes: int
 
 
-def export(index: Index, site: Site, base_url: str, out: Path, compress: bool = False) -> ExportResult:
-    """Write every feed, the OPML list and the home page below ``out``."""
+def check_out(out: Path, keep: dict[str, Path]) -> None:
+    """Raise ExportRefused unless replacing ``out`` can only remove an earlier export.
+
+    ``keep`` names folders and files that must survive (the content folder,
+    the snapshot), by what they are: OUT may neither be nor hold them, nor
+    lie inside them.
+    """
+    out = out.resolve()
+    for what, path in keep.items():
+        path = path.resolve()
+        if path == out or out in path.parents:
+            raise ExportRefused(f"{out} holds the {what} ({path}): choose an output folder outside it")
+        if path in out.parents:
+            raise ExportRefused(f"{out} is inside the {what} ({path}): choose an output folder outside it")
+    if not out.exists() and not out.is_symlink():
+        return
+    if not out.is_dir():
+        raise ExportRefused(f"{out} exists and is not a folder: remove it or choose another output folder")
+    present = _files_below(out)
+    if not present:
+        return
+    written = _manifest(out)
+    if written is None:
+        raise ExportRefused(
+            f"{out} is not empty and was not written by feedsvc build (no {MANIFEST} in it): "
+            "choose an empty or new folder"
+        )
+    foreign = sorted(present - _with_folders(written) - {MANIFEST})
+    if foreign:
+        shown = ", ".join(foreign[:_SHOWN]) + (f" and {len(foreign) - _SHOWN} more" if len(foreign) > _SHOWN else "")
+        raise ExportRefused(
+            f"{out} holds {len(foreign)} file(s) or folder(s) an earlier build did not write ({shown}); "
+            "a rebuild replaces the whole folder, so move them out first"
+        )
+
+
+def _files_below(folder: Path) -> set[str]:
+    """Every entry below ``folder`` as a relative POSIX path, folders with a trailing "/"."""
+    found: set[str] = set()
+    for root, dirs, files in os.walk(folder):
+        relative = Path(root).relative_to(folder)
+        # A symlink to a folder is listed in dirs but not walked: it is an entry like a file.
+        for name in dirs:
+            link = os.path.islink(os.path.join(root, name))
+            found.add((relative / name).as_posix() + ("" if link else "/"))
+        found.update((relative / name).as_posix() for name in files)
+    return found
+
+
+def _with_folders(files: set[str]) -> set[str]:
+    """The files, plus every folder that holds one (with a trailing "/")."""
+    folders = {f"{parent.as_posix()}/" for name in files for parent in Path(name).parents if parent != Path(".")}
+    return files | folders
+
+
+def _manifest(out: Path) -> set[str] | None:
+    """The files an earlier export listed in its manifest, or None if there is none to trust."""
+    try:
+        listed = json.loads((out / MANIFEST).read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(listed, list) or not all(isinstance(name, str) for name in listed):
+        return None
+    return set(listed)
+
+
+def export(
+    index: Index, site: Site, base_url: str, out: Path, compress: bool = False, keep: dict[str, Path] | None = None
+) -> ExportResult:
+    """Write every feed, the OPML list and the home page below ``out``.
+
+    Raises ExportRefused, having written nothing, when ``out`` holds files an
+    earlier export did not write (see check_out).
+    """
+    check_out(out, keep or {})
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         result = _write_all(index, site, Urls(base_url), staging, compress)
+        # Checked again at the last moment: files may have been added while the export was written.
+        check_out(out, keep or {})
         _swap_in(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -52,14 +141,17 @@ def export(index: Index, site: Site, base_url: str, out: Path, compress: bool = 
 
 def _write_all(index: Index, site: Site, urls: Urls, root: Path, compress: bool) -> ExportResult:
     written = [0, 0]
+    names: list[str] = []
 
     def write(relative: str, data: bytes) -> None:
         path = root / relative
         path.write_bytes(data)
+        names.append(relative)
         written[0] += 1
         written[1] += len(data)
         if compress:
             (root / f"{relative}.gz").write_bytes(gzipped(data))
+            names.append(f"{relative}.gz")
             written[0] += 1
 
     (root / "feeds" / "topics").mkdir(parents=True)
@@ -78,6 +170,8 @@ def _write_all(index: Index, site: Site, urls: Urls, root: Path, compress: bool)
     formats = list(FORMATS.values())
     write("feeds.opml", render_opml(index, site, urls, formats))
     write("index.html", render_home(index, site, urls, formats))
+    # Written last: its presence says every file it lists was written by this export.
+    (root / MANIFEST).write_text(json.dumps({"files": sorted(names)}, indent=0), encoding="utf-8")
     return ExportResult(written[0], written[1])
 
 
@@ -92,13 +186,18 @@ def _memoized(render: Callable[[Article, Urls], str], memo: dict[str, str]) -> C
 
 
 def _swap_in(staging: Path, out: Path) -> None:
-    """Replace ``out`` with ``staging`` (two renames; the old export is removed last)."""
+    """Replace ``out`` with ``staging`` (two renames; the old export is removed last).
+
+    The old export is moved to a fresh private name first, so removing it can
+    never touch a folder that happened to be called like it.
+    """
     os.chmod(staging, 0o755)  # noqa: S103 - mkdtemp makes it private; an export is for publishing
-    if out.exists():
-        old = out.with_name(f".{out.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        out.rename(old)
+    if out.exists() and next(out.iterdir(), None) is not None:
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+        out.rename(old / out.name)
         staging.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(old)
     else:
+        if out.exists():
+            out.rmdir()  # empty: nothing of anyone's is lost
         staging.rename(out)

@@ -48,14 +48,136 @@ def test_export_writes_gzip_siblings(export: Path):
     assert gzip.decompress((export / "feeds" / "all.atom.gz").read_bytes()) == plain
 
 
-def test_export_replaces_the_previous_export_whole(tmp_path: Path):
+def build(out: Path, content: Path = REPO / "seeds", *extra: str) -> int:
+    return main(["build", str(out), "--content", str(content), "--base-url", BASE, *extra])
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_export_replaces_its_own_earlier_export_whole(tmp_path: Path):
     out = tmp_path / "site"
-    out.mkdir()
-    (out / "stale.txt").write_text("from an earlier export")
-    assert main(["build", str(out), "--content", str(REPO / "seeds"), "--base-url", BASE]) == 0
-    assert not (out / "stale.txt").exists()
+    assert build(out, REPO / "seeds", "--gzip") == 0
+    assert (out / "feeds" / "all.rss.gz").exists()
+    assert build(out) == 0  # without --gzip: the earlier export's .gz files were its own, so they go
+    assert not list(out.rglob("*.gz"))
     assert (out / "feeds" / "all.rss").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["site"]  # no staging or old folder left behind
+
+
+def test_export_into_an_empty_existing_folder(tmp_path: Path):
+    (tmp_path / "site").mkdir()
+    assert build(tmp_path / "site") == 0
+    assert (tmp_path / "site" / "feeds.opml").exists()
+
+
+def test_export_refuses_a_folder_it_did_not_write(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    out = tmp_path / "site"
+    (out / "photos").mkdir(parents=True)
+    (out / "photos" / "cat.jpg").write_bytes(b"a user's file")
+    before = tree(tmp_path)
+    assert build(out) == 2
+    assert "not empty and was not written by feedsvc build" in capsys.readouterr().err
+    assert tree(tmp_path) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["site"]
+
+
+def test_export_refuses_files_added_to_an_earlier_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    out = tmp_path / "site"
+    assert build(out) == 0
+    (out / "robots.txt").write_text("User-agent: *\n")
+    assert build(out) == 2
+    assert "robots.txt" in capsys.readouterr().err
+    assert (out / "robots.txt").read_text() == "User-agent: *\n"
+
+
+def test_export_refuses_an_empty_folder_added_to_an_earlier_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    out = tmp_path / "site"
+    assert build(out) == 0
+    (out / "feeds" / "archive").mkdir()
+    assert build(out) == 2
+    assert "feeds/archive/" in capsys.readouterr().err
+    assert (out / "feeds" / "archive").is_dir()
+
+
+def test_export_refuses_a_symlink_it_did_not_write(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    out, mine = tmp_path / "site", tmp_path / "mine"
+    mine.mkdir()
+    (mine / "keep.txt").write_text("keep")
+    assert build(out) == 0
+    (out / "link").symlink_to(mine)
+    assert build(out) == 2
+    assert (mine / "keep.txt").read_text() == "keep"
+
+
+def test_export_refuses_a_manifest_that_is_not_one(tmp_path: Path):
+    out = tmp_path / "site"
+    out.mkdir()
+    (out / ".feedsvc-build").write_text("not json")
+    (out / "notes.txt").write_text("mine")
+    assert build(out) == 2
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("where", ["content inside out", "out inside content", "out is content"])
+def test_export_refuses_to_touch_the_content_folder(tmp_path: Path, where: str, capsys: pytest.CaptureFixture[str]):
+    if where == "content inside out":
+        out, content = tmp_path / "site", tmp_path / "site" / "articles"
+    elif where == "out inside content":
+        out, content = tmp_path / "articles" / "site", tmp_path / "articles"
+    else:
+        out = content = tmp_path / "articles"
+    content.mkdir(parents=True)
+    (content / "a.md").write_text((REPO / "seeds" / "000_84d0586a3992f50e.md").read_text())
+    before = tree(tmp_path)
+    assert build(out, content) == 2
+    assert "content folder" in capsys.readouterr().err
+    assert tree(tmp_path) == before
+
+
+def test_export_refuses_an_empty_output_folder_that_holds_the_content(tmp_path: Path):
+    # Even an earlier export's manifest does not make the content folder ours.
+    out = tmp_path / "site"
+    assert build(out) == 0
+    content = out / "articles"
+    content.mkdir()
+    (content / "a.md").write_text((REPO / "seeds" / "000_84d0586a3992f50e.md").read_text())
+    assert build(out, content) == 2
+    assert (content / "a.md").exists()
+
+
+def test_export_refuses_a_file_as_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    (tmp_path / "site").write_text("a file")
+    assert build(tmp_path / "site") == 2
+    assert "not a folder" in capsys.readouterr().err
+    assert (tmp_path / "site").read_text() == "a file"
+
+
+def test_export_leaves_a_folder_named_like_its_old_copy_alone(tmp_path: Path):
+    (tmp_path / ".site.old").mkdir()
+    (tmp_path / ".site.old" / "mine.txt").write_text("mine")
+    assert build(tmp_path / "site") == 0
+    assert build(tmp_path / "site") == 0
+    assert (tmp_path / ".site.old" / "mine.txt").read_text() == "mine"
+
+
+def test_export_checks_again_before_the_swap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A file added to OUT while the export was being written is not swapped away."""
+    import feedsvc.export as export_module
+
+    out = tmp_path / "site"
+    assert build(out) == 0
+    write_all = export_module._write_all
+
+    def write_all_while_someone_adds_a_file(*args: object, **kwargs: object) -> object:
+        (out / "added-meanwhile.txt").write_text("mine")
+        return write_all(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(export_module, "_write_all", write_all_while_someone_adds_a_file)
+    assert build(out) == 2
+    assert (out / "added-meanwhile.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]  # the staging folder is gone
 
 
 def test_export_needs_a_base_url(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
