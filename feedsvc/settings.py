@@ -123,6 +123,23 @@ def _hubs(value: str) -> tuple[str, ...]:
     return hubs
 
 
+# A host name or IP literal, as a Host header gives it (no port): www.example.com, 127.0.0.1, [::1].
+_HOST_NAME = re.compile(r"\.?[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?|\[[0-9a-f:.]+\]")
+
+
+def _allowed_hosts(value: str) -> tuple[str, ...] | None:
+    if not value.strip():
+        return None
+    hosts = tuple(part.strip().lower() for part in value.split(",") if part.strip())
+    for host in hosts:
+        if host != "*" and not _HOST_NAME.fullmatch(host):
+            raise ValueError(
+                f"every entry must be a host name without port (example.com), .example.com for it and its "
+                f"subdomains, or * for any, not {host[:100]!r}"
+            )
+    return hosts
+
+
 def _log_level(value: str) -> str:
     level = value.lower()
     if level not in ("debug", "info", "warning", "error"):
@@ -140,6 +157,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Public URL of the service (https://feeds.example.com), used for every absolute URL in feeds. "
         "Unset: the scheme and Host of each request.",
         _base_url,
+    ),
+    Setting(
+        "allowed_hosts",
+        None,
+        "Host names the service answers to, comma-separated (.example.com: it and its subdomains; *: any). "
+        "Unset: any when --base-url is set, else localhost, 127.0.0.1, [::1] and the --host address.",
+        _allowed_hosts,
     ),
     Setting("max_age", 300, "Cache-Control max-age of feeds, in seconds.", _non_negative),
     Setting("cache_mb", 64, "Memory budget of the rendered-feed cache, in MiB.", _positive),
@@ -183,6 +207,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     base_url: str | None = None
+    allowed_hosts: tuple[str, ...] | None = None
     max_age: int = 300
     cache_mb: int = 64
     title: str = "feedsvc"

@@ -68,10 +68,14 @@ def content(tmp_path: Path) -> Callable[..., Path]:
 
 @pytest.fixture
 def client_for() -> Iterator[Callable[..., TestClient]]:
-    """Start the real ASGI app on a content folder, with optional settings."""
+    """Start the real ASGI app on a content folder, with optional settings.
+
+    The client's Host is feeds.test, so that name is allowed unless the test says otherwise.
+    """
     clients: list[TestClient] = []
 
     def make(folder: Path, **settings: Any) -> TestClient:
+        settings.setdefault("allowed_hosts", ("feeds.test",))
         client = TestClient(create_app(Settings(content=folder, **settings)), base_url="http://feeds.test")
         clients.append(client)
         return client

@@ -24,13 +24,68 @@ def test_modified_clock_keeps_time_while_etag_is_unchanged():
     assert stamps.stamp("feed", '"a"') == first
 
 
-def test_modified_clock_moves_forward_when_body_changes_even_within_a_second():
+def test_modified_clock_moves_with_the_clock_when_the_body_changes():
     clock = FakeClock()
     stamps = ModifiedClock(clock)
     first = stamps.stamp("feed", '"a"')
-    second = stamps.stamp("feed", '"b"')  # same clock second
+    clock.now += timedelta(seconds=3, microseconds=700)
+    second = stamps.stamp("feed", '"b"')
+    clock.now += timedelta(seconds=1)
     third = stamps.stamp("feed", '"a"')  # back to old bytes is still a change
-    assert first < second < third
+    assert first == (T0, True)
+    assert second == (T0 + timedelta(seconds=3), True)
+    assert third == (T0 + timedelta(seconds=4), True)
+
+
+def test_modified_clock_never_runs_ahead_of_the_clock_within_a_second():
+    """RFC 9110 §8.8.2.1: Last-Modified may not be later than Date; the second body is marked inexact instead."""
+    clock = FakeClock()
+    stamps = ModifiedClock(clock)
+    stamps.stamp("feed", '"a"')
+    clock.now += timedelta(microseconds=900_000)
+    assert stamps.stamp("feed", '"b"') == (T0, False)
+    assert stamps.stamp("feed", '"b"') == (T0, False)  # stays inexact for as long as it is served
+    clock.now -= timedelta(seconds=30)  # the system clock is stepped back
+    assert stamps.stamp("feed", '"c"') == (T0, False)  # never moves back
+    clock.now += timedelta(seconds=60)
+    assert stamps.stamp("feed", '"d"') == (T0 + timedelta(seconds=30), True)
+
+
+def test_an_inexact_last_modified_never_earns_a_304_from_if_modified_since():
+    from feedsvc.web.respond import decide
+
+    cache = ResponseCache(10_000_000, "public", FakeClock())
+    first = cache.get("slot", 1, lambda: b"<a/>", "text/xml")
+    second = cache.get("slot", 2, lambda: b"<b/>", "text/xml")  # same second, other body
+    since = first.identity.headers["Last-Modified"]
+    assert second.identity.headers["Last-Modified"] == since
+    assert decide(first, None, None, since)[0] == 304
+    assert decide(second, None, None, since)[0] == 200  # the reader holds the first body
+    assert decide(second, None, second.etags[0], since)[0] == 304  # the ETag still tells
+
+
+def test_date_header_follows_the_clock_a_second_at_a_time():
+    from feedsvc.web.cache import DateHeader
+
+    clock = FakeClock()
+    date = DateHeader(clock)
+    assert date() == b"Wed, 01 May 2024 12:00:00 GMT"
+    clock.now += timedelta(microseconds=999_999)
+    assert date() == b"Wed, 01 May 2024 12:00:00 GMT"
+    clock.now += timedelta(microseconds=1)
+    assert date() == b"Wed, 01 May 2024 12:00:01 GMT"
+
+
+def test_not_modified_repeats_the_200s_cors_caching_and_security_headers():
+    """RFC 9110 §15.4.5; without CORS headers a browser-based reader's revalidation is a network error."""
+    cache = ResponseCache(10_000_000, "public, max-age=60", FakeClock())
+    entry = cache.get("slot", 1, lambda: b"<feed>" + b"a" * 5000 + b"</feed>", "application/atom+xml")
+    for variant in (entry.identity, entry.gzipped):
+        assert variant is not None
+        body_metadata = {"Content-Type", "Content-Encoding", "Content-Length"}
+        expected = {name: value for name, value in variant.headers.items() if name not in body_metadata}
+        assert variant.not_modified == expected
+        assert variant.not_modified["Access-Control-Allow-Origin"] == "*"
 
 
 def test_cache_hit_does_not_render_compress_or_hash():
@@ -54,7 +109,6 @@ def test_cache_new_revision_renders_again():
     second = cache.get("slot", 2, lambda: next(bodies), "text/xml")
     assert first.identity.body != second.identity.body
     assert first.etags[0] != second.etags[0]
-    assert first.last_modified < second.last_modified
 
 
 def test_cache_stores_gzip_once_and_tags_it_separately():

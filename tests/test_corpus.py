@@ -19,7 +19,7 @@ def corpus_client() -> TestClient:
     from feedsvc.settings import Settings
     from feedsvc.web.app import create_app
 
-    return TestClient(create_app(Settings(content=CORPUS)), base_url="http://feeds.test")
+    return TestClient(create_app(Settings(content=CORPUS, allowed_hosts=("feeds.test",))), base_url="http://feeds.test")
 
 
 def test_corpus_loads_without_problems():

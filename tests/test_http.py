@@ -131,15 +131,18 @@ def test_post_is_not_allowed(seed_client: TestClient):
     assert seed_client.post("/feeds/all.rss").status_code == 405
 
 
-def test_absolute_urls_follow_the_request_host_by_default(seed_client: TestClient):
-    feed = feedparser.parse(seed_client.get("/feeds/all.rss", headers={"Host": "other.example:8080"}).content).feed
+def test_absolute_urls_follow_the_request_host_by_default(client_for: Callable[..., TestClient]):
+    from .conftest import REPO
+
+    client = client_for(REPO / "seeds", allowed_hosts=("feeds.test", "other.example"))
+    feed = feedparser.parse(client.get("/feeds/all.rss", headers={"Host": "other.example:8080"}).content).feed
     assert [link.href for link in feed.links if link.rel == "self"] == ["http://other.example:8080/feeds/all.rss"]
 
 
 def test_absolute_urls_use_the_configured_base_url(client_for: Callable[..., TestClient]):
     from .conftest import REPO
 
-    client = client_for(REPO / "seeds", base_url="https://feeds.example.com")
+    client = client_for(REPO / "seeds", base_url="https://feeds.example.com", allowed_hosts=None)  # any Host
     body = client.get("/feeds/all.atom", headers={"Host": "evil.example"}).content
     feed = feedparser.parse(body).feed
     assert [link.href for link in feed.links if link.rel == "self"] == ["https://feeds.example.com/feeds/all.atom"]
@@ -289,7 +292,7 @@ def test_fast_path_never_serves_another_hosts_or_an_old_revision(
     content: Callable[..., Path], client_for: Callable[..., TestClient]
 ):
     folder = content("a.md", article(title="First version"))
-    client = client_for(folder)
+    client = client_for(folder, allowed_hosts=("feeds.test", "other.example"))
     assert "First version" in client.get("/feeds/all.rss").text
     other = client.get("/feeds/all.rss", headers={"Host": "other.example"})
     assert "http://other.example/feeds/all.rss" in other.text
@@ -299,10 +302,13 @@ def test_fast_path_never_serves_another_hosts_or_an_old_revision(
     assert "Second version" in client.get("/feeds/all.rss").text
 
 
-def test_fast_path_takes_the_first_of_repeated_headers_like_starlette(seed_client: TestClient):
-    seed_client.get("/feeds/all.rss", headers={"Host": "a.test"})  # now known to the fast path
+def test_fast_path_takes_the_first_of_repeated_headers_like_starlette(client_for: Callable[..., TestClient]):
+    from .conftest import REPO
+
+    client = client_for(REPO / "seeds", allowed_hosts=("a.test",))
+    assert client.get("/feeds/all.rss", headers={"Host": "a.test"}).status_code == 200  # now known to the fast path
     headers = [(b"host", b"bad!host"), (b"host", b"a.test")]
-    assert call_asgi(seed_client.app, "GET", "/feeds/all.rss", headers) == 400
+    assert call_asgi(client.app, "GET", "/feeds/all.rss", headers) == 400
 
 
 def test_cors_preflight_lets_browser_readers_revalidate(seed_client: TestClient):
@@ -319,3 +325,70 @@ def test_cors_preflight_lets_browser_readers_revalidate(seed_client: TestClient)
     assert "If-None-Match" in response.headers["access-control-allow-headers"]
     feed = seed_client.get("/feeds/all.rss")
     assert "ETag" in feed.headers["access-control-expose-headers"]
+
+
+# What a 304 must repeat of the 200 (RFC 9110 §15.4.5), and what browser-based readers need to revalidate.
+REPEATED_ON_304 = (
+    "access-control-allow-origin",
+    "access-control-expose-headers",
+    "cache-control",
+    "etag",
+    "vary",
+    "last-modified",
+    "content-security-policy",
+    "x-content-type-options",
+)
+
+
+@pytest.mark.parametrize("path", [*FEEDS, "/feeds.opml", "/"])
+@pytest.mark.parametrize("encoding", ["gzip", "identity"])
+def test_not_modified_carries_the_same_cors_and_caching_headers_as_the_200(
+    client_for: Callable[..., TestClient], path: str, encoding: str
+):
+    from .conftest import REPO
+
+    client = client_for(REPO / "seeds")
+    full = client.get(path, headers={"Accept-Encoding": encoding})
+    # A new client: its first request is conditional, so it is answered by routing, the next by the fast path.
+    for _ in range(2):
+        revalidated = client.get(path, headers={"Accept-Encoding": encoding, "If-None-Match": full.headers["etag"]})
+        assert revalidated.status_code == 304
+        for name in REPEATED_ON_304:
+            assert revalidated.headers.get(name) == full.headers[name], name
+        assert "content-type" not in revalidated.headers and "content-encoding" not in revalidated.headers
+
+
+def test_every_response_has_a_date_never_earlier_than_its_last_modified(seed_client: TestClient):
+    """RFC 9110 §8.8.2.1; first requests of new URLs spread over a few seconds, each stamped as it renders."""
+    import time
+    from email.utils import parsedate_to_datetime
+
+    deadline = time.monotonic() + 2.5
+    limit = 1
+    while time.monotonic() < deadline and limit <= 500:
+        for path in (f"/feeds/all.rss?limit={limit}", f"/feeds/all.rss?limit={limit}"):  # render, then fast path
+            response = seed_client.get(path)
+            date = parsedate_to_datetime(response.headers["date"])
+            assert parsedate_to_datetime(response.headers["last-modified"]) <= date, path
+        limit += 1
+        time.sleep(0.01)
+    for path in ("/healthz", "/no-such-page", "/feeds/topics/nothing.rss"):
+        assert "date" in seed_client.get(path).headers, path
+
+
+def test_home_page_forbids_script_framing_and_referrers(seed_client: TestClient):
+    headers = seed_client.get("/").headers
+    policy = headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
+    assert "script-src" not in policy  # so default-src 'none' forbids every script, inline or not
+    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize("path", ["/feeds/all.rss", "/feeds.opml", "/healthz", "/nothing", "/feeds/all.rss?limit=0"])
+def test_data_responses_may_not_run_or_load_anything(seed_client: TestClient, path: str):
+    headers = seed_client.get(path).headers
+    assert headers["content-security-policy"].startswith("default-src 'none'; frame-ancestors 'none'")
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers.get_list("content-security-policy") == [headers["content-security-policy"]]  # once only

@@ -6,12 +6,14 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.datastructures import State
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Match
 
 from feedsvc.api.routes import ROUTES as API_ROUTES
 from feedsvc.index import FeedRef
@@ -22,7 +24,7 @@ from feedsvc.render import FORMATS
 from feedsvc.settings import Settings
 from feedsvc.urls import Urls
 from feedsvc.web.fastpath import FastFeeds
-from feedsvc.web.routes import ROUTES
+from feedsvc.web.routes import ROUTES, base_url
 from feedsvc.web.service import FeedService, snapshot_path
 
 log = logging.getLogger(__name__)
@@ -31,11 +33,35 @@ log = logging.getLogger(__name__)
 async def http_error(request: Request, exc: Exception) -> Response:
     """Client mistakes get their status and a one-line explanation in plain text."""
     assert isinstance(exc, HTTPException)
-    if exc.status_code == 404 and exc.detail == "Not Found":
+    if exc.status_code == 404 and exc.detail == "Not Found":  # no route matched
+        redirect = _slash_redirect(request)
+        if redirect is not None:
+            return redirect
         detail = "no such page: feeds are at /feeds/all.rss, /feeds/topics/{topic}.rss, /feeds/providers/{domain}.rss"
     else:
         detail = exc.detail
     return PlainTextResponse(f"{detail}\n", status_code=exc.status_code, headers=exc.headers)
+
+
+def _slash_redirect(request: Request) -> Response | None:
+    """A redirect to the same path with the trailing slash toggled, if that one is a route.
+
+    Starlette's own redirect_slashes builds the target from the request's
+    Host; this one uses the base URL, like every other URL we publish.
+    """
+    path = request.url.path
+    if path == "/":
+        return None
+    other = path[:-1] if path.endswith("/") else f"{path}/"
+    scope = {**request.scope, "path": other}
+    if not any(route.matches(scope)[0] is not Match.NONE for route in request.app.router.routes):
+        return None
+    try:
+        base = base_url(request, request.app.state.service)
+    except HTTPException as exc:
+        return PlainTextResponse(f"{exc.detail}\n", status_code=exc.status_code)
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(f"{base}{quote(other)}{query}", status_code=301)
 
 
 def create_app(settings: Settings, service: FeedService | None = None) -> FeedApp:
@@ -76,6 +102,7 @@ def create_app(settings: Settings, service: FeedService | None = None) -> FeedAp
 
     routes = [*ROUTES, *API_ROUTES]
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan)
+    app.router.redirect_slashes = False  # http_error redirects, to the base URL
     app.state.service = service
     return FeedApp(app, service)
 

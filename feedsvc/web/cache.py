@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from cachetools import LRUCache
 
 from feedsvc.web.conditional import gzipped, http_date, strong_etag
+from feedsvc.web.security import security_headers
 
 Clock = Callable[[], datetime]
 
@@ -51,6 +52,9 @@ class Rendered:
     etags: tuple[str, ...]  # every tag that names this version, in any encoding
     last_modified: datetime
     size: int = field(default=0)
+    # False when an earlier body of the same URL had the same Last-Modified second:
+    # If-Modified-Since cannot then tell the two apart, so it never earns a 304.
+    modified_exactly: bool = True
 
     def variant(self, gzip_ok: bool) -> Variant:
         return self.gzipped if gzip_ok and self.gzipped is not None else self.identity
@@ -62,23 +66,48 @@ class ModifiedClock:
     Content dates cannot serve as Last-Modified: removing or editing an
     article can change a feed without making any date newer, and a reader
     sending If-Modified-Since would then get a wrong 304. So a slot's time
-    moves forward (strictly, by at least one second, the header's
-    resolution) exactly when its ETag changes, and never moves back.
+    is the clock's second at which its current ETag first appeared. It never
+    moves back, and never ahead of the clock: RFC 9110 §8.8.2.1 forbids a
+    Last-Modified later than the response's Date. Two bodies in one second
+    share their Last-Modified; the later one is then marked inexact, and
+    If-Modified-Since alone never gets a 304 for it (the ETag still does).
     """
 
     def __init__(self, clock: Clock = utc_now, max_slots: int = 100_000) -> None:
         self._clock = clock
-        self._seen: LRUCache[Hashable, tuple[str, datetime]] = LRUCache(maxsize=max_slots)
+        self._seen: LRUCache[Hashable, tuple[str, datetime, bool]] = LRUCache(maxsize=max_slots)
 
-    def stamp(self, slot: Hashable, etag: str) -> datetime:
+    def stamp(self, slot: Hashable, etag: str) -> tuple[datetime, bool]:
+        """The Last-Modified of this body of the slot, and whether it names this body alone."""
         previous = self._seen.get(slot)
         if previous is not None and previous[0] == etag:
-            return previous[1]
+            return previous[1], previous[2]
         moment = self._clock().replace(microsecond=0)
+        exact = True
         if previous is not None and moment <= previous[1]:
-            moment = previous[1] + timedelta(seconds=1)
-        self._seen[slot] = (etag, moment)
-        return moment
+            moment, exact = previous[1], False  # the clock did not move on (or went back)
+        self._seen[slot] = (etag, moment, exact)
+        return moment, exact
+
+
+class DateHeader:
+    """The Date header (RFC 9110 §6.6.1), from the same clock as Last-Modified, formatted once a second.
+
+    Sent by us rather than by the server, whose Date is refreshed on its own
+    schedule and can lag behind a Last-Modified stamped a moment ago.
+    """
+
+    def __init__(self, clock: Clock = utc_now) -> None:
+        self._clock = clock
+        self._second = -1
+        self._value = b""
+
+    def __call__(self) -> bytes:
+        now = self._clock()
+        second = int(now.timestamp())
+        if second != self._second:
+            self._second, self._value = second, http_date(now).encode("latin-1")
+        return self._value
 
 
 @dataclass(slots=True)
@@ -93,6 +122,7 @@ class ResponseCache:
     def __init__(self, max_bytes: int, cache_control: str, clock: Clock = utc_now) -> None:
         self._entries: LRUCache[Hashable, Rendered] = LRUCache(maxsize=max_bytes, getsizeof=_size)
         self._clock = ModifiedClock(clock)
+        self.date = DateHeader(clock)
         self._cache_control = cache_control
         self.stats = CacheStats()
 
@@ -137,7 +167,7 @@ class ResponseCache:
 
     def _build(self, slot: Hashable, body: bytes, content_type: str, headers: Mapping[str, str]) -> Rendered:
         etag = strong_etag(body)
-        last_modified = self._clock.stamp(slot, etag)
+        last_modified, exactly = self._clock.stamp(slot, etag)
         common = {
             **headers,
             "Cache-Control": self._cache_control,
@@ -146,13 +176,15 @@ class ResponseCache:
             "Vary": "Accept-Encoding",
         }
         extra = {
-            "X-Content-Type-Options": "nosniff",
+            **security_headers(content_type),
             # Public feeds: let browser-based readers fetch them cross-origin,
             # and read the validators they need to poll cheaply.
             "Access-Control-Allow-Origin": "*",
             "Access-Control-Expose-Headers": "ETag, Last-Modified, Link",
         }
-        identity = Variant(body, {**common, **extra, "Content-Type": content_type}, common)
+        # A 304 repeats what a 200 would carry except the body's own metadata (RFC 9110 §15.4.5):
+        # without the CORS headers, a browser-based reader's revalidation fails.
+        identity = Variant(body, {**common, **extra, "Content-Type": content_type}, {**common, **extra})
         compressed = gzipped(body)
         compressed_variant = None
         etags: tuple[str, ...] = (etag,)
@@ -164,9 +196,10 @@ class ResponseCache:
             compressed_variant = Variant(
                 compressed,
                 {**gzip_common, **extra, "Content-Type": content_type, "Content-Encoding": "gzip"},
-                gzip_common,
+                {**gzip_common, **extra},
             )
-        return Rendered(identity, compressed_variant, etags, last_modified, len(body) + len(compressed) + 512)
+        size = len(body) + len(compressed) + 1024
+        return Rendered(identity, compressed_variant, etags, last_modified, size, exactly)
 
 
 def _size(entry: Rendered) -> int:

@@ -61,16 +61,18 @@ def is_not_modified(
     if_none_match: str | None,
     if_modified_since: str | None,
     etags: Iterable[str],
-    last_modified: datetime,
+    last_modified: datetime | None,
 ) -> bool:
     """Should a GET/HEAD be answered 304 Not Modified?
 
     RFC 9110 §13.2.2: when If-None-Match is present it decides alone, and
     If-Modified-Since is ignored (even when the tag does not match).
+    ``last_modified`` None: no date that tells this version from others, so
+    If-Modified-Since never earns a 304.
     """
     if if_none_match is not None:
         return etag_matches(if_none_match, etags)
-    if if_modified_since is not None:
+    if if_modified_since is not None and last_modified is not None:
         since = parse_http_date(if_modified_since)
         # Last-Modified has one-second resolution on the wire.
         return since is not None and last_modified.replace(microsecond=0) <= since

@@ -16,7 +16,8 @@ def decide(
 ) -> Answer:
     """Pick the encoding, then answer 304 if the client's copy is current, else 200 with the body."""
     variant = rendered.variant(accepts_gzip(accept_encoding))
-    if is_not_modified(if_none_match, if_modified_since, rendered.etags, rendered.last_modified):
+    last_modified = rendered.last_modified if rendered.modified_exactly else None
+    if is_not_modified(if_none_match, if_modified_since, rendered.etags, last_modified):
         return 304, variant.raw_not_modified, b""
     return 200, variant.raw, variant.body
 

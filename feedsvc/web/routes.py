@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -16,6 +16,7 @@ from feedsvc.render import FORMATS, FeedFormat
 from feedsvc.text import slugify
 from feedsvc.urls import DEFAULT_LIMIT, MAX_LIMIT, Urls
 from feedsvc.web.cache import Rendered
+from feedsvc.web.hosts import ANY, host_allowed, host_name
 from feedsvc.web.respond import RawResponse, decide
 from feedsvc.web.service import HOME, OPML, FeedService
 
@@ -39,13 +40,24 @@ def parse_limit(given: list[str]) -> int:
 
 
 def base_url(request: Request, service: FeedService) -> str:
-    """The base of every absolute URL: the configured one, else this request's."""
-    if service.settings.base_url:
-        return service.settings.base_url
+    """The base of every absolute URL: the configured one, else this request's.
+
+    Raises 400 for a Host that is not a host name or not on the allow-list,
+    before anything is rendered or cached for it.
+    """
+    configured = service.settings.base_url
+    if configured and service.allowed_hosts == ANY:
+        return configured
     host = request.headers.get("host", "").lower()  # host names are case-insensitive: one cache entry
     if len(host) > 260 or not _HOST.match(host):
         raise HTTPException(400, "Host header: missing or not a host name")
-    return f"{request.url.scheme}://{host}"
+    if not host_allowed(host_name(host), service.allowed_hosts):
+        raise HTTPException(
+            400,
+            f"Host header: {host!r} is not a name this service answers to "
+            "(see --allowed-hosts / FEEDSVC_ALLOWED_HOSTS, or set --base-url)",
+        )
+    return configured or f"{request.url.scheme}://{host}"
 
 
 def respond(request: Request, rendered: Rendered) -> Response:
@@ -71,7 +83,7 @@ def serve_feed(request: Request, ref: FeedRef) -> Response:
     base = base_url(request, service)
     rendered = service.feed(ref, fmt, limit, base)
     if rendered is not None:
-        service.remember_route(route_key(request.scope), ref, fmt, limit, base)
+        service.remember_route(route_key(request.scope, service), ref, fmt, limit, base)
     else:
         canonical = _canonical(ref)
         if canonical != ref and service.index.info(canonical) is not None:
@@ -83,10 +95,10 @@ def serve_feed(request: Request, ref: FeedRef) -> Response:
     return respond(request, rendered)
 
 
-def route_key(scope: Scope) -> tuple[str, str, bytes, bytes | None]:
-    """What identifies a feed request before routing: scheme, path, query and Host."""
+def route_key(scope: Scope, service: FeedService) -> Hashable:
+    """What identifies a feed request before routing (see FeedService.route_key)."""
     host = next((value for name, value in scope["headers"] if name == b"host"), None)
-    return scope["scheme"], scope["path"], scope["query_string"], host
+    return service.route_key(scope["scheme"], scope["path"], scope["query_string"], host)
 
 
 def _canonical(ref: FeedRef) -> FeedRef:

@@ -25,6 +25,7 @@ from feedsvc.render.spec import Site, feed_spec
 from feedsvc.settings import Settings
 from feedsvc.urls import Urls
 from feedsvc.web.cache import Clock, Rendered, ResponseCache, utc_now
+from feedsvc.web.hosts import ANY, allowed_hosts
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,9 @@ class FeedService:
         self.publisher = publisher
         self.site = Site(settings.title, settings.language, settings.websub_hub)
         self.cache = ResponseCache(settings.cache_mb * MIB, f"public, max-age={settings.max_age}", clock)
+        self.allowed_hosts = allowed_hosts(settings)
+        # With a base URL and any Host allowed, the Host changes nothing in a response.
+        self._host_matters = not (settings.base_url and self.allowed_hosts == ANY)
         # Raw requests already routed to a feed: lets the fast path skip routing.
         self.routes: LRUCache[Hashable, tuple[FeedRef, Hashable]] = LRUCache(maxsize=20_000)
 
@@ -114,6 +118,14 @@ class FeedService:
         if cached is not None:
             return cached
         return self.cache.get(slot, info.revision, render, fmt.content_type, self._link_header(urls, ref, fmt, limit))
+
+    def route_key(self, scheme: str, path: str, query: bytes, host: bytes | None) -> Hashable:
+        """What identifies a feed request before routing: scheme, path, query and, when it matters, Host.
+
+        Only requests that routing served are remembered under a key, so a
+        Host that is not allowed never gets one.
+        """
+        return scheme, path, query, host if self._host_matters else None
 
     def remember_route(self, key: Hashable, ref: FeedRef, fmt: FeedFormat, limit: int, base_url: str) -> None:
         """Note that a raw request (see routes.route_key) asked for this feed, for the fast path."""
