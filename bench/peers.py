@@ -100,6 +100,8 @@ def feedsvc(content: Path, **settings: str) -> Iterator[tuple[str, subprocess.Po
     """A `feedsvc serve` process; yields (base URL, process, seconds until /feeds/all.rss answered)."""
     port = free_port()
     env = {**os.environ, "FEEDSVC_LOG_LEVEL": "warning", "FEEDSVC_WATCH": "off", "FEEDSVC_SNAPSHOT": "off"}
+    # First-request passes name a new host each (pass-N.bench.test), to miss the cache on purpose.
+    env["FEEDSVC_ALLOWED_HOSTS"] = "127.0.0.1,localhost,.bench.test"
     env.update({f"FEEDSVC_{key.upper()}": value for key, value in settings.items()})
     command = [sys.executable, "-m", "feedsvc", "serve", "--content", str(content), "--port", str(port)]
     started = time.perf_counter()
