@@ -36,8 +36,8 @@ def parsed(articles: Sequence[Article], fmt: str, ref: FeedRef = ALL) -> feedpar
     return result
 
 
-def make(**fields: object) -> Article:
-    return parse_article(front_matter(article(**fields)), f"{fields.get('title', 'x')}.md")
+def make(body: str = "", **fields: object) -> Article:
+    return parse_article(front_matter(article(**fields), body), f"{fields.get('title', 'x')}.md")
 
 
 @pytest.mark.parametrize("fmt", ["rss", "atom"])
@@ -205,12 +205,29 @@ def test_render_rss_image_only_for_gif_jpeg_png(logo: str, in_rss: bool):
     assert parsed([item], "atom", ref).feed.logo == logo
 
 
-def test_render_rss_item_without_excerpt_keeps_content_out_of_description():
-    body = render([make(title="No excerpt", excerpt=None)], "rss")
+CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
+
+
+def test_render_rss_item_without_excerpt_carries_its_content_as_the_description():
+    """The W3C validator warns about content:encoded without a description before it."""
+    body = render([make(title="No excerpt", excerpt=None, body="Some **body** text.")], "rss")
     item = etree.fromstring(body).find("channel/item")
     assert item is not None
-    assert item.find("description") is None
-    assert item.find("{http://purl.org/rss/1.0/modules/content/}encoded") is not None
+    description = item.find("description")
+    assert description is not None and "<strong>body</strong>" in (description.text or "")
+    assert item.find(CONTENT_ENCODED) is None
+    entry = feedparser.parse(body).entries[0]
+    assert "<strong>body</strong>" in entry.summary
+
+
+@pytest.mark.parametrize("excerpt", [None, "An excerpt."])
+def test_render_rss_description_always_comes_before_content(excerpt: str | None):
+    item = etree.fromstring(render([make(title="T", excerpt=excerpt)], "rss")).find("channel/item")
+    assert item is not None
+    tags = [child.tag for child in item]
+    assert "description" in tags
+    if CONTENT_ENCODED in tags:
+        assert tags.index("description") < tags.index(CONTENT_ENCODED)
 
 
 @pytest.mark.parametrize("fmt", ["rss", "atom"])

@@ -103,8 +103,10 @@ def _entry(fe: FeedEntry, article: Article, spec: FeedSpec, rss: bool) -> None:
     ext: FeedsvcEntryExtension = getattr(fe, NAMESPACE)
     if article.excerpt:
         fe.summary(excerpt_html(article), type="html")
-    if rss:
+    if rss and article.excerpt:
         ext.content(article_html(article))
+    elif rss:
+        fe.description(article_html(article))  # no synopsis: the full content is the description
     else:
         fe.content(article_html(article), type="html")
     for topic in article.topics:

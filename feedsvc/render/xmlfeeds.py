@@ -91,8 +91,12 @@ def rss_item(article: Article, urls: Urls) -> str:
     t, a = _rss_text, _rss_attr
     guid = article.guid or article.url
     parts = [f"    <item>\n      <title>{t(article.title)}</title>\n      <link>{t(article.url)}</link>\n"]
-    if article.excerpt:
-        parts.append(f"      <description>{t(excerpt_html(article))}</description>\n")
+    # The description is the synopsis; content:encoded the full content. An article
+    # with no excerpt has no synopsis: its full content goes in the description alone
+    # (content:encoded without a description before it is a W3C validator warning).
+    synopsis = bool(article.excerpt)
+    description = excerpt_html(article) if synopsis else article_html(article)
+    parts.append(f"      <description>{t(description)}</description>\n")
     parts.append(f'      <guid isPermaLink="true">{t(guid)}</guid>\n')
     parts.extend(f"      <category>{t(topic.name)}</category>\n" for topic in article.topics)
     parts.append(f"      <pubDate>{rfc822(article.published_at)}</pubDate>\n")
@@ -110,7 +114,9 @@ def rss_item(article: Article, urls: Urls) -> str:
     if provider is not None and provider.domain:
         source = urls.feed(FeedRef(FeedKind.PROVIDER, provider.domain), "rss")
         parts.append(f'      <source url="{a(source)}">{t(provider.name)}</source>\n')
-    parts.append(f"      <content:encoded>{t(article_html(article))}</content:encoded>\n    </item>\n")
+    if synopsis:
+        parts.append(f"      <content:encoded>{t(article_html(article))}</content:encoded>\n")
+    parts.append("    </item>\n")
     return "".join(parts)
 
 
