@@ -82,7 +82,7 @@ def test_snapshot_that_is_broken_is_ignored(folder: Path, tmp_path: Path):
     assert Publisher(folder).load(path) == "full"
 
 
-def test_snapshot_cannot_run_code(folder: Path, tmp_path: Path):
+def test_snapshot_cannot_run_code(folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     marker = tmp_path / "pwned"
 
     class Evil:
@@ -91,8 +91,18 @@ def test_snapshot_cannot_run_code(folder: Path, tmp_path: Path):
 
     path = tmp_path / "snap"
     path.write_bytes(pickle.dumps({"format": snapshot.FORMAT, "articles": [Evil()]}))
+    path.chmod(0o600)  # private, as a real snapshot is: under umask 002 it would be refused before unpickling
+    asked: list[tuple[str, str]] = []
+    find_class = snapshot._Unpickler.find_class
+
+    def spy(self: snapshot._Unpickler, module: str, name: str) -> object:
+        asked.append((module, name))
+        return find_class(self, module, name)
+
+    monkeypatch.setattr(snapshot._Unpickler, "find_class", spy)
     assert Publisher(folder).load(path) == "full"
     assert not marker.exists()
+    assert (os.system.__module__, "system") in asked  # the unpickler was reached, and refused it
 
 
 def test_snapshot_default_path_is_per_folder(tmp_path: Path):
@@ -189,4 +199,34 @@ def test_snapshot_writable_by_others_is_ignored(folder: Path, tmp_path: Path):
     cold.save_snapshot(path)
     assert path.stat().st_mode & 0o777 == 0o600
     path.chmod(0o666)
+    assert Publisher(folder).load(path) == "full"
+
+
+def _saved(folder: Path, tmp_path: Path) -> Path:
+    path = tmp_path / "snap"
+    cold = Publisher(folder)
+    cold.load(path)
+    cold.save_snapshot(path)
+    assert Publisher(folder).load(path) == "snapshot"  # usable as it is
+    return path
+
+
+def test_snapshot_owned_by_another_user_is_ignored(folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    path = _saved(folder, tmp_path)
+    me = os.getuid()
+    monkeypatch.setattr(os, "getuid", lambda: me + 1)  # as seen by another user, the file is not theirs
+    assert Publisher(folder).load(path) == "full"
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="only root can give a file away")
+def test_snapshot_given_away_by_root_is_ignored(folder: Path, tmp_path: Path):
+    path = _saved(folder, tmp_path)
+    os.chown(path, 65534, 65534)  # nobody
+    assert Publisher(folder).load(path) == "full"
+
+
+@pytest.mark.parametrize("mode", [0o620, 0o602])
+def test_snapshot_writable_by_group_or_others_is_ignored(folder: Path, tmp_path: Path, mode: int):
+    path = _saved(folder, tmp_path)
+    path.chmod(mode)
     assert Publisher(folder).load(path) == "full"
