@@ -143,3 +143,31 @@ def test_live_polling_mode_for_network_volumes(folder: Path):
         assert seconds < 1.0
     finally:
         running.stop()
+
+
+def test_live_content_folder_that_disappears_keeps_the_last_good_state(server: Server, folder: Path):
+    before = titles(server, "/feeds/all.rss")
+    assert before
+    away = folder.with_name(f"{folder.name}.away")
+    folder.rename(away)  # unmounted, or moved away by mistake
+    try:
+        poll_until(lambda: "gone or unreadable" in server.log.read_text(), bool, timeout=10)
+        assert titles(server, "/feeds/all.rss") == before
+        assert httpx.get(f"{server.url}/healthz").json()["articles"] == len(before)
+    finally:
+        away.rename(folder)
+    (folder / "back.md").write_text(front_matter(article(title="Back again")))
+    poll_until(fetch_titles(server, "/feeds/all.rss"), lambda t: "Back again" in t, timeout=10)
+    assert set(before) <= set(titles(server, "/feeds/all.rss"))
+
+
+def test_publisher_never_publishes_a_missing_folder_as_empty(folder: Path):
+    from feedsvc.live.publisher import Publisher
+
+    publisher = Publisher(folder)
+    publisher.load()
+    index = publisher.index
+    files = sorted(folder.iterdir())
+    folder.rename(folder.with_name("elsewhere"))
+    assert publisher.refresh([folder, *files]) == (None, [])
+    assert publisher.index is index

@@ -154,6 +154,11 @@ class Publisher:
         again shortly because they look caught mid-write.
         """
         with self._lock:
+            if not self.root.is_dir():
+                # Unmounted, renamed away or unreadable: every file would look deleted. Publishing
+                # that would empty every feed; keep the last good state until the folder is back.
+                log.error("the content folder %s is gone or unreadable: still serving the last good state", self.root)
+                return None, []
             changes: dict[str, Article | None] = {}
             retry: list[Path] = []
             for path in self._expand(paths):
