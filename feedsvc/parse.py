@@ -69,7 +69,6 @@ _Loader.resolve = _resolve
 # Front matter opens with a "---" line and closes with the next "---" or "..." line.
 _OPENING = re.compile(r"---[ \t]*\r?\n")
 _CLOSING = re.compile(r"\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)")  # searched from the opening line's "\n"
-_HTML_END_TAG = re.compile(r"</[A-Za-z][A-Za-z0-9]*\s*>")
 _LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _SPACE = re.compile(r"\s")
 _CLEAN_URL = re.compile(r"https?://([a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)/[A-Za-z0-9\-._~:/?@!$&'()*+,;=%#]*")
@@ -118,10 +117,12 @@ def load_yaml(front: str) -> dict[str, Any]:
     """Given front matter, return its fields, or raise InvalidArticle saying why not."""
     try:
         data = _load(front)
+    except _Refused as exc:
+        raise InvalidArticle([Problem("", f"front matter: {exc}")]) from None
     except yaml.YAMLError as exc:
         raise InvalidArticle([Problem("", f"front matter is not valid YAML: {_yaml_reason(exc)}")]) from None
     except (ValueError, RecursionError) as exc:  # e.g. a date the constructor cannot build
-        raise InvalidArticle([Problem("", f"front matter is not valid YAML: {exc}")]) from None
+        raise InvalidArticle([Problem("", f"front matter is not valid YAML: {_clip(str(exc))}")]) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -131,10 +132,36 @@ def load_yaml(front: str) -> dict[str, Any]:
 
 _STR, _NULL, _TIMESTAMP = "tag:yaml.org,2002:str", "tag:yaml.org,2002:null", "tag:yaml.org,2002:timestamp"
 _MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+_NUMBER_TAGS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
+_Scalar = yaml.ScalarNode
+
+# Bounds on the work a document may ask for, whatever it contains. Real front
+# matter nests 5 levels deep (related[0].provider.images[0].url) and never
+# uses aliases.
+MAX_DEPTH = 32
+# Without aliases a document's expanded size (values plus characters of text,
+# see _Builder) stays below twice its length; aliases may multiply it this much.
+EXPANSION = 4
+EXPANSION_FLOOR = 10_000
+# An explicitly tagged number (``!!int 1:2:3…``) is converted by PyYAML in
+# time quadratic in its length; no real number is this long.
+MAX_NUMBER_CHARS = 100
 
 
-class _OtherTag(Exception):
-    """A node the fast path does not build: let PyYAML's safe constructor do it."""
+# How many of each list an article keeps (the real corpus has at most 3).
+MAX_TOPICS = 50
+MAX_IMAGES = 20
+MAX_RELATED = 20
+MAX_TOPIC_CHARS = 200  # a topic's name makes its feed's URL
+
+
+def expansion_budget(size: int) -> int:
+    """The largest expanded size accepted from front matter of ``size`` characters."""
+    return EXPANSION_FLOOR + EXPANSION * size
+
+
+class _Refused(Exception):
+    """The document asks for more work than its size allows (the message says how)."""
 
 
 def _load(text: str) -> Any:
@@ -143,49 +170,124 @@ def _load(text: str) -> Any:
     Front matter is text, lists, mappings and dates; building those without
     PyYAML's generic constructor machinery halves the cost of a file. Any
     other tag (!!binary, !!set, a merge key, an unknown or Python tag) goes
-    through the safe constructor as usual, which accepts or refuses it.
+    through the safe constructor as usual, which accepts or refuses it, but
+    only once the whole document has been measured and found within bounds.
     """
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             return None
-        try:
-            return _build(node, loader, {})
-        except _OtherTag:
-            return loader.construct_document(node)
+        builder = _Builder(loader, expansion_budget(len(text)))
+        value = builder.build(node, 0)
+        return loader.construct_document(node) if builder.other_tags else value
     finally:
         loader.dispose()
 
 
-def _build(node: yaml.Node, loader: yaml.SafeLoader, built: dict[int, Any]) -> Any:
-    kind, tag = type(node), node.tag
-    if kind is yaml.ScalarNode:
+class _Builder:
+    """Builds front-matter values from PyYAML's node graph, refusing a graph
+    that asks for more work than the text it came from.
+
+    An alias is another reference to a node, and each node is built once, so
+    building stays cheap whatever the aliases. But whatever walks the values
+    afterwards (a field reader, an error message, the API writing a document
+    back, the safe constructor's merge keys) does the work of the *expanded*
+    document, which nested aliases make exponential ("billion laughs": 400
+    bytes that expand to 387 million strings). So the expanded size is
+    counted here, every alias counting all it stands for, and must stay
+    within ``budget``; nesting is bounded too, and an alias may not refer to
+    a node that contains it.
+    """
+
+    def __init__(self, loader: yaml.SafeLoader, budget: int) -> None:
+        self.loader = loader
+        self.budget = budget
+        self.size = 0  # expanded size so far: one per node plus the characters of each text
+        self.values: dict[int, Any] = {}  # built collections, by node id
+        self.sizes: dict[int, int] = {}  # their expanded sizes, once complete
+        self.other_tags = False  # a node only the safe constructor builds
+
+    def build(self, node: yaml.Node, depth: int) -> Any:
+        if type(node) is _Scalar:
+            self.size += 1 + len(node.value)
+            return self.scalar(node)
+        known = self.sizes.get(id(node))
+        if known is not None:  # an alias: all it stands for counts again
+            self.size += known
+            self.check()
+            return self.values[id(node)]
+        if id(node) in self.values:
+            raise _Refused("an alias refers to a list or mapping that contains it")
+        if depth >= MAX_DEPTH:
+            raise _Refused(f"nested more than {MAX_DEPTH} levels deep")
+        start = self.size
+        text = 0  # the size of the text values below, counted here: most values are text
+        value: Any
+        if type(node) is yaml.MappingNode:
+            value = self.values[id(node)] = {}
+            self.other_tags |= node.tag != _MAP
+            for key_node, value_node in node.value:
+                if type(value_node) is _Scalar and value_node.tag == _STR:
+                    item = value_node.value
+                    text += 1 + len(item)
+                else:
+                    item = self.build(value_node, depth + 1)
+                if type(key_node) is _Scalar and key_node.tag == _STR:
+                    text += 1 + len(key_node.value)
+                    value[key_node.value] = item
+                else:  # a merge key or a key that is not text
+                    self.build(key_node, depth + 1)
+                    self.other_tags = True
+        else:
+            value = self.values[id(node)] = []
+            self.other_tags |= node.tag != _SEQ
+            for item_node in node.value:
+                if type(item_node) is _Scalar and item_node.tag == _STR:
+                    text += 1 + len(item_node.value)
+                    value.append(item_node.value)
+                else:
+                    value.append(self.build(item_node, depth + 1))
+        self.size += text + 1
+        self.sizes[id(node)] = self.size - start
+        self.check()
+        return value
+
+    def scalar(self, node: yaml.Node) -> Any:
+        tag = node.tag
         if tag == _STR:
             return node.value
         if tag == _NULL:
             return None
         if tag == _TIMESTAMP:
-            return loader.construct_yaml_timestamp(node)  # type: ignore[arg-type]
-        raise _OtherTag
-    # Anchors make several references to one node: build each collection once
-    # (as PyYAML does), so an alias bomb costs nothing.
-    known = built.get(id(node))
-    if known is not None:
-        return known
-    value: Any
-    if kind is yaml.MappingNode and tag == _MAP:
-        value = built[id(node)] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag != _STR or type(key_node) is not yaml.ScalarNode:
-                raise _OtherTag  # merge keys, non-text keys
-            value[key_node.value] = _build(value_node, loader, built)
-    elif kind is yaml.SequenceNode and tag == _SEQ:
-        value = built[id(node)] = []
-        value.extend([_build(item, loader, built) for item in node.value])
-    else:
-        raise _OtherTag
-    return value
+            try:
+                return self.loader.construct_yaml_timestamp(node)  # type: ignore[arg-type]
+            except (ValueError, OverflowError):  # 2024-02-30: left as text, for the field to report
+                return node.value
+        if tag in _NUMBER_TAGS and len(node.value) > MAX_NUMBER_CHARS:
+            raise _Refused(f"a !!{tag.rsplit(':', 1)[-1]} value longer than {MAX_NUMBER_CHARS} characters")
+        self.other_tags = True
+        return None
+
+    def check(self) -> None:
+        if self.size > self.budget:
+            raise _Refused(
+                f"too large once its aliases are expanded (more than {self.budget:,} values and characters"
+                " for a document of this size)"
+            )
+
+
+def check_nesting(value: Any, limit: int = MAX_DEPTH) -> None:
+    """Given front-matter fields from elsewhere (a JSON document), raise
+    InvalidArticle when they nest deeper than YAML front matter may."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth >= limit:
+                raise InvalidArticle([Problem("", f"front matter: nested more than {limit} levels deep")])
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
 
 
 def article_from_mapping(data: dict[str, Any], source: str, body: str = "") -> Article:
@@ -195,9 +297,9 @@ def article_from_mapping(data: dict[str, Any], source: str, body: str = "") -> A
     url = fields.article_url()
     published_at = fields.datetime("publishedDateTime", required=True)
     updated_at = fields.datetime("updatedDateTime", severity="warning")
-    kind = fields.text("type").lower() or "article"
+    kind = fields.text("type", severity="warning").lower() or "article"
     if kind not in _KINDS:
-        fields.warn("type", f"{kind!r} is not one of {', '.join(_KINDS)}; treated as an article")
+        fields.warn("type", f"{_preview(kind)} is not one of {', '.join(_KINDS)}; treated as an article")
         kind = "article"
     kind = _KINDS[_KINDS.index(kind)]  # one shared string per kind
     article = Article(
@@ -214,7 +316,7 @@ def article_from_mapping(data: dict[str, Any], source: str, body: str = "") -> A
         images=fields.images(data.get("images"), "images"),
         related=fields.related("related"),
         body_html=render_markdown(body, url),
-        category=sys.intern(fields.text("category", severity="warning")),
+        category=sys.intern(fields.text("category", plain=True, severity="warning")),
         original_url=_same_or(url, fields.url(data.get("originalUrl"), "originalUrl", severity="warning")),
         guid=url,  # unless the index finds an earlier article with this URL
         warnings=tuple(p for p in fields.problems if p.severity == "warning"),
@@ -245,14 +347,38 @@ def render_markdown(body: str, base_url: str = "") -> str:
 
 
 def plain_text(value: str) -> str:
-    """Given a title or excerpt as scraped, return it as plain text.
+    """Given a title, excerpt or name as scraped, return it as plain text: the
+    text an HTML reader would show, without markup or character references.
 
-    Real files carry HTML character references ("We&#8217;re") and now and
-    then markup ("<b>New</b>"); readers must show neither literally.
+    The one sanitiser of every plain-text field. Real files carry character
+    references ("We&#8217;re", sometimes encoded twice: "&amp;#8217;") and
+    now and then markup ("<b>New</b>"). Feed readers often show a title as
+    HTML, so none may survive, even as ``&lt;img onerror=…&gt;`` that
+    decodes into markup, or as ``<<b>img …>`` that becomes markup once the
+    inner tag is dropped: decoding and dropping repeat until neither changes
+    anything. What an HTML reader shows as text stays: "a < b", "AT&T", "<3".
     """
-    if _HTML_END_TAG.search(value):
-        value = nh3.clean(value, tags=set())  # keeps the text, drops the tags
-    return " ".join(xml_safe(html.unescape(value)).split())
+    text = xml_safe(value)
+    if "<" in text or "&" in text:  # else there is nothing to decode or drop
+        for _ in range(_TEXT_PASSES):
+            shown = _shown_as_html(text)
+            if shown == text:
+                break
+            text = shown
+        else:  # still changing, so encoded deeper than any real file: no "<" or "&" is left to decode
+            text = text.replace("<", "").replace("&", "")
+    return " ".join(text.split())
+
+
+# Scraped text is at most encoded twice; each pass undoes one level.
+_TEXT_PASSES = 4
+
+
+def _shown_as_html(text: str) -> str:
+    """What an HTML reader shows of ``text``: its text, with character references decoded."""
+    if "<" in text:
+        text = nh3.clean(text, tags=set())  # keeps the text, drops tags, comments, scripts
+    return xml_safe(html.unescape(text))
 
 
 def normalize_url(raw: str) -> str | None:
@@ -369,7 +495,7 @@ class _Fields:
             return ""
         url = normalize_url(xml_safe(value))
         if url is None:
-            self.problem(label, f"not an absolute http(s) URL: {value[:200]!r}", severity)
+            self.problem(label, f"not an absolute http(s) URL: {_preview(value, 200)}", severity)
             return ""
         return url
 
@@ -395,7 +521,7 @@ class _Fields:
         parsed = _to_datetime(value)
         if parsed is None:
             self.problem(
-                name, f"not a date and time (expected ISO 8601 like 2022-05-12T15:09:00Z): {value!s:.100}", severity
+                name, f"not a date and time (expected ISO 8601 like 2022-05-12T15:09:00Z): {_preview(value)}", severity
             )
         elif parsed < _EARLIEST:
             self.problem(name, f"{parsed.date()} is not a plausible publication date", severity)
@@ -410,27 +536,31 @@ class _Fields:
             return value
         if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
             return value.strip().lower() in _TRUE
-        self.problem(name, f"must be true or false, not {value!r:.50}")
+        self.problem(name, f"must be true or false, not {_preview(value)}")
         return default
 
     def integer(self, value: Any, label: str) -> int | None:
         if value is None or value == "":
             return None
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float, str))
-            or not _WHOLE_NUMBER.fullmatch(str(value))
-        ):
-            self.warn(label, f"must be a whole number, not {str(value)[:50]!r}; left out")
+        # A huge int is not turned into text: str() of one is slow, or refused.
+        number_like = isinstance(value, (str, float)) or _small_int(value)
+        if not number_like or not _WHOLE_NUMBER.fullmatch(str(value)):
+            self.warn(label, f"must be a whole number, not {_preview(value)}; left out")
             return None
         return int(float(value)) or None
 
-    def items(self, value: Any, label: str) -> list[Any]:
+    def items(self, value: Any, label: str, limit: int) -> list[Any]:
         if value is None:
             return []
         if not isinstance(value, list):
             self.warn(label, f"must be a list, not {_kind(value)}; left out")
             return []
+        if len(value) > limit:
+            # Each topic is a feed the article appears in, each image and related
+            # link a part of every one of them: a list this long is a mistake, and
+            # would multiply the work of every feed.
+            self.warn(label, f"{len(value):,} items; only the first {limit} are kept")
+            return value[:limit]
         return value
 
     def topics(self, name: str) -> tuple[Topic, ...]:
@@ -438,22 +568,27 @@ class _Fields:
         if isinstance(value, str):
             value = [value]  # "topics: AI" means one topic
         topics: dict[str, Topic] = {}
-        for i, item in enumerate(self.items(value, name)):
+        for i, item in enumerate(self.items(value, name, MAX_TOPICS)):
             label = f"{name}[{i}]"
             if not isinstance(item, (str, date)):
                 self.warn(label, f"must be text, not {_kind(item)}; left out")
                 continue
             topic_name = plain_text(str(item))
+            if len(topic_name) > MAX_TOPIC_CHARS:
+                self.warn(label, f"longer than {MAX_TOPIC_CHARS} characters, too long for a feed URL; left out")
+                continue
             slug = slugify(topic_name)
             if not slug:
-                self.warn(label, f"{topic_name!r} has no letters a-z or digits to make a feed URL from; left out")
+                self.warn(
+                    label, f"{_preview(topic_name)} has no letters a-z or digits to make a feed URL from; left out"
+                )
                 continue
             topics.setdefault(slug, _topic(topic_name, slug))  # one topic listed twice counts once
         return tuple(topics.values())
 
     def images(self, value: Any, prefix: str) -> tuple[Image, ...]:
         images = []
-        for i, item in enumerate(self.items(value, prefix)):
+        for i, item in enumerate(self.items(value, prefix, MAX_IMAGES)):
             label = f"{prefix}[{i}]"
             if not isinstance(item, dict):
                 self.warn(label, f"must be a mapping with a url, not {_kind(item)}; left out")
@@ -475,7 +610,7 @@ class _Fields:
         if domain:
             ascii_domain = _ascii_host(domain)
             if ascii_domain is None or not is_domain(ascii_domain):
-                self.warn(f"{label}.domain", f"not a domain name: {domain[:100]!r}; no provider feed")
+                self.warn(f"{label}.domain", f"not a domain name: {_preview(domain, 100)}; no provider feed")
                 domain = ""
             else:
                 domain = ascii_domain
@@ -487,7 +622,7 @@ class _Fields:
 
     def related(self, name: str) -> tuple[Related, ...]:
         related = []
-        for i, item in enumerate(self.items(self.data.get(name), name)):
+        for i, item in enumerate(self.items(self.data.get(name), name, MAX_RELATED)):
             label = f"{name}[{i}]"
             if not isinstance(item, dict):
                 self.warn(label, f"must be a mapping, not {_kind(item)}; left out")
@@ -566,6 +701,29 @@ def _to_datetime(value: Any) -> datetime | None:
         return None
 
 
+def _small_int(value: Any) -> bool:
+    return type(value) is int and -(10**12) < value < 10**12
+
+
+def _preview(value: Any, limit: int = 60) -> str:
+    """An untrusted value as a problem message shows it: text is cut *before*
+    it is formatted (``f"{value!r:.50}"`` formats all of it first, which for
+    a list built from nested aliases is billions of items), anything else is
+    only named."""
+    if isinstance(value, str):
+        return repr(value[:limit]) + ("…" if len(value) > limit else "")
+    if isinstance(value, (date, float)) or _small_int(value):
+        return str(value)
+    if type(value) is int:
+        return "a number too large to show"
+    return _kind(value)
+
+
+def _clip(message: str, limit: int = 300) -> str:
+    """A message from a library (which may quote the document) cut to a readable length."""
+    return message if len(message) <= limit else message[:limit] + "…"
+
+
 def _kind(value: Any) -> str:
     return {dict: "a mapping", list: "a list", str: "text", bool: "true/false"}.get(type(value), type(value).__name__)
 
@@ -575,5 +733,5 @@ def _yaml_reason(exc: yaml.YAMLError) -> str:
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     if mark is not None:
         # +2: the YAML starts on the file's second line, after the opening '---'.
-        return f"{problem} (line {mark.line + 2}, column {mark.column + 1})"
-    return str(problem)
+        return f"{_clip(str(problem))} (line {mark.line + 2}, column {mark.column + 1})"
+    return _clip(str(problem))

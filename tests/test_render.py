@@ -188,10 +188,10 @@ def test_render_published_and_updated_dates_are_utc():
 
 
 def test_render_rss_writes_ampersand_and_less_than_as_hex_references():
-    body = render([make(title="Dynamics 365 & Power Apps <Preview>")], "rss")
-    assert b"Dynamics 365 &#x26; Power Apps &#x3C;Preview&gt;" in body
+    body = render([make(title="Dynamics 365 & Power Apps <3 Preview>")], "rss")  # "<3" is text, not a tag
+    assert b"Dynamics 365 &#x26; Power Apps &#x3C;3 Preview&gt;" in body
     assert b"&amp;" not in body and b"&lt;" not in body
-    assert feedparser.parse(body).entries[0].title == "Dynamics 365 & Power Apps <Preview>"
+    assert feedparser.parse(body).entries[0].title == "Dynamics 365 & Power Apps <3 Preview>"
 
 
 @pytest.mark.parametrize(
