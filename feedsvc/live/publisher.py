@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from feedsvc import snapshot
 from feedsvc.folder import BackgroundScan, Signature, article_paths, is_article_name, modified_at, signatures
 from feedsvc.index import Index, IndexDiff
+from feedsvc.live.storage import remove_stale_temporaries
 from feedsvc.loader import PARALLEL_THRESHOLD, Skipped, load_folder, log_warnings, read_file
 from feedsvc.memory import paused_gc
 from feedsvc.model import Article
@@ -61,6 +62,7 @@ class Publisher:
 
         Returns how: "snapshot" or "full".
         """
+        remove_stale_temporaries(self.root)  # left by API writes a crash interrupted
         # Stat the folder while the snapshot is read.
         scan = BackgroundScan(self.root) if snapshot_path is not None and snapshot_path.exists() else None
         with paused_gc():

@@ -6,36 +6,73 @@ target (atomic on POSIX), and the folder itself is fsynced so the rename is
 on disk. A crash at any point leaves either the old file or the new one,
 never a mix. The temporary name is hidden (leading dot), so the watcher and
 the loader never take it for an article.
+
+A crash can leave a temporary file behind; ``remove_stale_temporaries``
+clears those at start-up, recognising them by their exact name and age.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import re
 import secrets
+import stat
+import time
 from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+# ".{name}.{12 hex digits}.tmp", for article files only: what atomic_write makes, and nothing else.
+TEMPORARY = re.compile(r"\.[^/]+\.md\.[0-9a-f]{12}\.tmp")
+STALE_SECONDS = 60.0  # a write takes milliseconds: a temporary file this old was left by a crash
+
+
+def temporary_for(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Replace ``path`` with ``data`` durably and atomically."""
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    """Replace ``path`` with ``data`` durably and atomically.
+
+    Raises OSError (disk full, permission denied, folder gone...) with
+    ``path`` untouched and no temporary file left.
+    """
+    temporary = temporary_for(path)
     try:
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        with open(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            write_all(descriptor, data)
+            os.fsync(descriptor)  # the data is on disk before the name points at it
+        finally:
+            os.close(descriptor)
         os.replace(temporary, path)
     except BaseException:
-        temporary.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # keep the first error, the one that says what went wrong
+            temporary.unlink(missing_ok=True)
         raise
     fsync_folder(path.parent)
 
 
+def write_all(descriptor: int, data: bytes) -> None:
+    """os.write until every byte is written (a write may be partial)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]
+
+
 def atomic_delete(path: Path) -> bool:
-    """Remove ``path`` durably; return False if it did not exist."""
+    """Remove ``path`` durably; return False if it did not exist.
+
+    Raises FileNotFoundError when the folder itself is gone: that is not
+    "no such article", and the caller must say so.
+    """
     try:
         path.unlink()
     except FileNotFoundError:
+        if not path.parent.is_dir():
+            raise
         return False
     fsync_folder(path.parent)
     return True
@@ -48,3 +85,30 @@ def fsync_folder(folder: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def remove_stale_temporaries(folder: Path, now: float | None = None) -> list[str]:
+    """Delete the temporary files a crash left in ``folder`` (not below it:
+    the API writes only at the top). Only regular files named exactly as
+    ``atomic_write`` names them, and untouched for ``STALE_SECONDS``, so a
+    write in progress (another process on the same folder) is left alone.
+    Returns the names removed."""
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []  # an unreadable folder is reported by the loader
+    for entry in entries:
+        if not (entry.name.startswith(".") and TEMPORARY.fullmatch(entry.name)):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(info.st_mode) and now - info.st_mtime > STALE_SECONDS:
+                os.unlink(entry.path)
+                removed.append(entry.name)
+        except OSError as exc:
+            log.warning("could not remove the stale temporary file %s: %s", entry.name, exc.strerror)
+    if removed:
+        log.info("removed %d temporary file(s) left by an interrupted write: %s", len(removed), ", ".join(removed))
+    return removed
