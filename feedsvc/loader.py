@@ -94,7 +94,8 @@ def _read(filename: str, source: str) -> Loaded:
         return Skipped(source, str(exc)), signature
     except Exception as exc:
         log.exception("unexpected error parsing %s", source)
-        return Skipped(source, f"could not be parsed ({type(exc).__name__}: {exc})"), signature
+        reason = str(exc)  # a library's message may quote the file: keep its start
+        return Skipped(source, f"could not be parsed ({type(exc).__name__}: {reason[:300]})"), signature
 
 
 def _read_up_to(descriptor: int, size: int) -> bytes:

@@ -139,6 +139,16 @@ def test_load_folder_survives_any_exception_from_a_file(tmp_path: Path, monkeypa
     assert result.skipped[0].reason == "could not be parsed (RuntimeError: boom)"
 
 
+def test_load_folder_keeps_the_start_of_a_long_unexpected_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    def explode(text: str, source: str) -> object:
+        raise RuntimeError(text)  # a library quoting the whole file
+
+    monkeypatch.setattr("feedsvc.loader.parse_article", explode)
+    (tmp_path / "a.md").write_text("x" * 1_000_000)
+    reason = load_folder(tmp_path).skipped[0].reason
+    assert reason == f"could not be parsed (RuntimeError: {'x' * 300})"
+
+
 @pytest.fixture
 def serial(monkeypatch: pytest.MonkeyPatch) -> LoadResult:
     """The seeds loaded in one process; from then on, even they load in parallel, in chunks of 7."""
