@@ -10,7 +10,13 @@ import feedparser
 import httpx
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
+
+from feedsvc.api.documents import DATE_TIME, HTTP_URL, VISIBLE_TEXT, check_fields
+from feedsvc.api.throttle import AuthThrottle, client_key
+from feedsvc.parse import InvalidArticle, article_from_mapping
 
 from .conftest import Server, article, call_asgi, front_matter
 
@@ -62,7 +68,7 @@ def test_api_invalid_document_is_422_with_every_problem_and_writes_nothing(api: 
     assert response.status_code == 422
     problems = {(p["field"], p["reason"].split(":")[0]) for p in response.json()["problems"]}
     assert ("title", "empty") in problems
-    assert ("publishedDateTime", "not a date and time (expected ISO 8601 like 2022-05-12T15") in problems
+    assert ("publishedDateTime", "not valid") in problems
     assert ("webUrl", "missing") in problems
     assert ("images[0].url", "missing") in problems
     assert not (folder / "bad-one.md").exists()
@@ -207,3 +213,357 @@ def test_api_write_then_feed_on_a_real_server(folder: Path):
             assert "Live one" not in client.get("/feeds/all.rss").text
     finally:
         server.stop()
+
+
+# --- The token: every character counts ------------------------------------------------
+
+
+def flip(character: str) -> str:
+    return "0" if character != "0" else "1"
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        TOKEN[:-1] + flip(TOKEN[-1]),  # only the last character differs
+        TOKEN[:16] + flip(TOKEN[16]) + TOKEN[17:],  # only the 17th
+        TOKEN[:-1],  # a prefix
+        TOKEN + "0",  # the token and more
+        TOKEN.upper(),
+    ],
+    ids=["last-char", "17th-char", "prefix", "longer", "case"],
+)
+def test_api_refuses_a_token_that_is_nearly_right(api: TestClient, wrong: str):
+    response = api.get("/api/articles", headers={"Authorization": f"Bearer {wrong}"})
+    assert response.status_code == 401
+    assert api.get("/api/articles", headers=AUTH).status_code == 200
+
+
+def test_api_token_scheme_is_case_insensitive(api: TestClient):
+    assert api.get("/api/articles", headers={"Authorization": f"bearer {TOKEN}"}).status_code == 200
+    assert api.get("/api/articles", headers={"Authorization": f"BEARER  {TOKEN} "}).status_code == 200
+
+
+# --- Methods, media types, limits: the boundaries, not only the far-off cases ----------
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/api/articles/x", "GET, HEAD, PUT, DELETE"),
+        ("/api/articles", "GET, HEAD"),
+        ("/api/openapi.json", "GET, HEAD"),
+    ],
+)
+@pytest.mark.parametrize("method", ["POST", "PATCH", "OPTIONS", "TRACE", "PUT", "DELETE"])
+def test_api_other_methods_are_405_with_allow(api: TestClient, folder: Path, path: str, allowed: str, method: str):
+    if method in allowed:
+        return
+    response = api.request(method, path, headers=AUTH, json=article())
+    assert response.status_code == 405
+    assert response.headers["allow"] == allowed
+    assert not (folder / "x.md").exists()
+
+
+def test_api_head_works_where_get_does(api: TestClient):
+    api.put("/api/articles/headed", json=article(title="Headed"), headers=AUTH)
+    for path in ("/api/articles/headed", "/api/articles", "/api/openapi.json"):
+        response = api.head(path, headers=AUTH)
+        assert response.status_code == 200 and response.content == b"", path
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json; charset=utf-8",
+        "Application/JSON",
+        'application/json; charset="UTF-8"',
+        "application/json;charset=utf8",
+    ],
+)
+def test_api_accepts_json_with_its_parameters(api: TestClient, content_type: str):
+    body = json.dumps(article(title="Typed")).encode()
+    response = api.put("/api/articles/typed", content=body, headers={**AUTH, "Content-Type": content_type})
+    assert response.status_code in (200, 201), response.text
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "",
+        "application/xml",
+        "application/jsonx",
+        "application/json-patch+json",
+        "text/markdownx",
+        "text/html",
+        "application/json; charset=latin-1",
+        "text/markdown; charset=iso-8859-1",
+        "multipart/form-data; boundary=x",
+    ],
+)
+def test_api_other_media_types_are_415(api: TestClient, folder: Path, content_type: str):
+    headers = {**AUTH, "Content-Type": content_type} if content_type else AUTH
+    response = api.put("/api/articles/x", content=json.dumps(article()).encode(), headers=headers)
+    assert response.status_code == 415, content_type
+    assert "text/markdown" in response.text and "application/json" in response.text
+    assert not (folder / "x.md").exists()
+
+
+@pytest.mark.parametrize("media_type", ["text/markdown", "text/x-markdown", "text/plain"])
+def test_api_accepts_every_markdown_media_type(api: TestClient, media_type: str):
+    document = front_matter(article(title="Plain"))
+    response = api.put("/api/articles/plain", content=document, headers={**AUTH, "Content-Type": media_type})
+    assert response.status_code in (200, 201)
+
+
+def test_api_body_limit_is_exact(api: TestClient, folder: Path):
+    document = front_matter(article(title="Exactly"))
+    padded = document + " " * (4096 - len(document.encode()))  # trailing blanks are part of the (empty) body
+    assert len(padded.encode()) == 4096
+    assert api.put("/api/articles/exact", content=padded, headers=MARKDOWN).status_code == 201
+    response = api.put("/api/articles/exact", content=padded + " ", headers=MARKDOWN)
+    assert response.status_code == 413 and "4096 bytes" in response.text
+
+    def chunks():  # no Content-Length: refused once the 4097th byte arrives
+        yield padded.encode()
+        yield b" "
+
+    assert api.put("/api/articles/exact", content=chunks(), headers=MARKDOWN).status_code == 413
+    assert (folder / "exact.md").read_text() == padded
+
+
+def test_api_longest_slug_is_accepted(api: TestClient, folder: Path):
+    slug = "a" * 128
+    assert api.put(f"/api/articles/{slug}", json=article(), headers=AUTH).status_code == 201
+    assert (folder / f"{slug}.md").exists()
+    assert api.put(f"/api/articles/{slug}a", json=article(), headers=AUTH).status_code == 400
+
+
+@pytest.mark.parametrize("slug", ["a", "0", "a-b", "0-9-z", "a--b", "a-"])
+def test_api_every_valid_slug_shape_is_accepted(api: TestClient, slug: str):
+    assert api.put(f"/api/articles/{slug}", json=article(), headers=AUTH).status_code == 201
+
+
+@pytest.mark.parametrize("query", ["limit=1&limit=2", "published=true&published=false", "topic=a&topic=b"])
+def test_api_list_refuses_a_repeated_parameter(api: TestClient, query: str):
+    response = api.get(f"/api/articles?{query}", headers=AUTH)
+    assert response.status_code == 400 and "once" in response.text
+
+
+@pytest.mark.parametrize(("limit", "status"), [("1", 200), ("500", 200), ("0", 400), ("501", 400), ("1.0", 400)])
+def test_api_list_limit_boundaries(api: TestClient, limit: str, status: int):
+    response = api.get(f"/api/articles?limit={limit}", headers=AUTH)
+    assert response.status_code == status
+    if status == 200:
+        assert len(response.json()["articles"]) == min(int(limit), response.json()["count"])
+
+
+def test_api_problems_carry_their_severity(api: TestClient):
+    response = api.put(
+        "/api/articles/severe", json=article(title="", topics=["!!"], images=[{"url": "nope"}]), headers=AUTH
+    )
+    assert response.status_code == 422
+    assert {(p["field"], p["severity"]) for p in response.json()["problems"]} == {("title", "error")}
+    warned = api.put("/api/articles/severe", json=article(topics=["!!"], images=[{"url": "nope"}]), headers=AUTH)
+    assert warned.status_code == 201
+    assert {(w["field"], w["severity"]) for w in warned.json()["warnings"]} == {
+        ("topics[0]", "warning"),
+        ("images[0].url", "warning"),
+    }
+    broken = front_matter({"title": "No date", "webUrl": "https://example.org/x"})
+    problems = api.put("/api/articles/severe", content=broken, headers=MARKDOWN).json()["problems"]
+    assert problems == [{"field": "publishedDateTime", "reason": "missing", "severity": "error"}]
+
+
+# --- JSON bodies the API cannot use: a 4xx with the reason, never a 500 -----------------
+
+VALID = json.dumps(article(title="Valid")).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"[" * 100_000, "nested more than 32 levels"),
+        (b'{"a":' * 100_000, "nested more than 32 levels"),
+        (b'{"a":' * 33 + b"1" + b"}" * 33, "nested more than 32 levels"),  # just past the bound
+        (b'{"a":[' * 20 + b"1" + b"]}" * 20, "nested more than 32 levels"),  # 40 levels, arrays and objects
+        (b'{"title": ' + b"9" * 5000 + b"}", "a number of 5000 digits"),  # past Python's int() limit
+        (b'{"title": ' + b"9" * 41 + b"}", "a number of 41 digits"),
+        (b'{"title": 1' + b"0" * 400 + b".5}", "a number of 403 characters"),
+        (b'{"title": 1e999}', "too large"),
+        (b'{"title": NaN}', "NaN is not a JSON number"),
+        (b'{"title": Infinity}', "Infinity is not a JSON number"),
+        (b'{"title": -Infinity}', "-Infinity is not a JSON number"),
+        (b"[1, 2]", "must be an object"),
+        (b'"title"', "must be an object"),
+        (b"null", "must be an object"),
+        (b"12", "must be an object"),
+        (b'{"title": "a", "title": "b"}', "'title' is given twice"),
+        (b'{"title": "\\ud800"}', "lone UTF-16 surrogate"),
+        (b'{"title": "x", "k": ["\\udfff"]}', "lone UTF-16 surrogate"),
+        ('{"title": "é"}'.encode("latin-1"), "not UTF-8"),
+        (json.dumps(article()).encode("utf-16"), "not UTF-8"),
+        (b"\xef\xbb\xbf" + VALID, "BOM"),
+        (b"", "not valid JSON"),
+        (b"{", "not valid JSON"),
+        (b"{'title': 'x'}", "not valid JSON"),
+        (b'{"title": "x",}', "not valid JSON"),
+    ],
+    ids=lambda value: value[:12].decode("latin-1") if isinstance(value, bytes) else value[:20],
+)
+def test_api_json_it_cannot_use_is_422_with_the_reason(api_big: TestClient, folder: Path, body: bytes, reason: str):
+    response = api_big.put("/api/articles/j", content=body, headers={**AUTH, "Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    [problem] = response.json()["problems"]
+    assert reason in problem["reason"] and problem["field"] is None and problem["severity"] == "error"
+    assert len(problem["reason"]) < 200  # never the body quoted back
+    assert not (folder / "j.md").exists()
+    assert api_big.get("/feeds/all.rss").status_code == 200
+
+
+@pytest.fixture
+def api_big(folder: Path, client_for: Callable[..., TestClient]) -> TestClient:
+    return client_for(folder, api_token=TOKEN)  # the default 1 MiB limit
+
+
+def test_api_json_at_the_bounds_is_accepted(api: TestClient, folder: Path):
+    nested: object = 1
+    for _ in range(30):  # with the document itself and "custom": 32 levels
+        nested = [nested]
+    fields = {**article(title="Bounds"), "custom": nested, "big": int("9" * 40), "real": 1.5e300, "text": "\\ud800"}
+    assert api.put("/api/articles/bounds", json=fields, headers=AUTH).status_code == 201
+    stored = yaml.safe_load((folder / "bounds.md").read_text().split("---\n")[1])
+    assert stored["big"] == int("9" * 40) and stored["custom"] == nested and stored["text"] == "\\ud800"
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "reason"),
+    [
+        ({"title": 5}, "title", "must be text"),
+        ({"title": "   "}, "title", "not valid"),
+        ({"title": "<b></b>"}, "title", "not valid"),
+        ({"title": "&nbsp;"}, "title", "not valid"),
+        ({"published": "yes"}, "published", "must be true or false or null"),
+        ({"webUrl": "ftp://example.org/x"}, "webUrl", "not valid"),
+        ({"webUrl": "https://xn--broken.example/"}, "webUrl", "not valid"),
+        ({"publishedDateTime": "2024-01-02"}, "publishedDateTime", "not valid"),
+        ({"publishedDateTime": "2023-02-29T00:00:00Z"}, "publishedDateTime", "not valid"),
+        ({"publishedDateTime": "1899-12-31T00:00:00Z"}, "publishedDateTime", "not valid"),
+        ({"publishedDateTime": 1704164645}, "publishedDateTime", "must be text"),
+        ({"topics": "AI"}, "topics", "must be an array or null"),
+        ({"images": [{"url": "https://example.org/a.jpg", "width": -1}]}, "images[0].width", "at least 0"),
+        ({"images": [{"width": 1}]}, "images[0].url", "missing"),
+        ({"type": "podcast"}, "type", 'must be one of "article", "video", null'),
+        ({"body": 5}, "body", "must be text"),
+        ({"webUrl": None, "originalUrl": None}, "webUrl", "must be text"),
+    ],
+)
+def test_api_json_fields_must_match_the_published_schema(api: TestClient, fields: dict, field: str, reason: str):
+    response = api.put("/api/articles/typed", json={**article(), **fields}, headers=AUTH)
+    assert response.status_code == 422
+    assert any(p["field"] == field and reason in p["reason"] for p in response.json()["problems"]), response.json()
+
+
+def test_api_json_nulls_mean_absent(api: TestClient):
+    fields = {**article(), "excerpt": None, "published": None, "provider": None, "topics": None, "type": None}
+    response = api.put("/api/articles/nulls", json=fields, headers=AUTH)
+    assert response.status_code == 201
+    assert response.json()["article"]["published"] is True
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(VISIBLE_TEXT), st.from_regex(HTTP_URL), st.from_regex(DATE_TIME))
+def test_schema_patterns_only_admit_what_the_article_rules_accept(title: str, url: str, when: str):
+    """The schema is exact only if a value it admits is never refused later: every
+    title, URL and date the patterns match makes an article (or the schema check refuses it)."""
+    fields = {"title": title, "webUrl": url, "publishedDateTime": when}
+    try:
+        check_fields(fields)
+    except InvalidArticle:
+        return  # Python's re and the ECMA validator can differ on a corner: the validator has the last word
+    article_from_mapping(fields, "x.md")  # raises InvalidArticle if the patterns admit too much
+
+
+# --- Failed authentication is rate-limited per address; readers never are --------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_throttle_blocks_an_address_after_the_limit_for_the_rest_of_the_window():
+    clock = FakeClock()
+    throttle = AuthThrottle(limit=10, window=60, clock=clock)
+    for _ in range(9):
+        throttle.failed("192.0.2.1")
+    assert throttle.retry_after("192.0.2.1") is None  # 9 failures: may still try
+    throttle.failed("192.0.2.1")
+    assert throttle.retry_after("192.0.2.1") == 60
+    assert throttle.retry_after("192.0.2.2") is None  # another address is not affected
+    clock.now += 59.5
+    assert throttle.retry_after("192.0.2.1") == 1
+    clock.now += 0.5
+    assert throttle.retry_after("192.0.2.1") is None  # a new window, with the full count again
+    throttle.failed("192.0.2.1")
+    assert throttle.retry_after("192.0.2.1") is None
+
+
+def test_throttle_counts_in_windows_not_forever():
+    clock = FakeClock()
+    throttle = AuthThrottle(limit=3, window=60, clock=clock)
+    for _ in range(10):  # one failure every 30 s: never 3 in one window
+        throttle.failed("a")
+        clock.now += 30
+        if _ % 2:
+            assert throttle.retry_after("a") is None
+
+
+def test_throttle_memory_is_bounded_under_a_flood_of_addresses():
+    throttle = AuthThrottle(limit=10, window=60, clock=FakeClock(), max_clients=100)
+    for i in range(10_000):
+        throttle.failed(f"10.0.{i // 256}.{i % 256}")
+    assert len(throttle) == 100
+
+
+@pytest.mark.parametrize(
+    ("host", "key"),
+    [
+        ("192.0.2.1", "192.0.2.1"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"),  # the same /64: one client
+        ("::ffff:192.0.2.1", "192.0.2.1"),
+        ("testclient", "testclient"),
+        (None, ""),
+    ],
+)
+def test_throttle_client_key(host: str | None, key: str):
+    assert client_key(host) == key
+
+
+def test_api_failed_authentication_is_rate_limited_per_address(api: TestClient):
+    clock = FakeClock()
+    api.app.state.auth_throttle = AuthThrottle(limit=10, window=60, clock=clock)
+    guesser = TestClient(api.app, base_url="http://feeds.test", client=("198.51.100.7", 5000))
+    other = TestClient(api.app, base_url="http://feeds.test", client=("198.51.100.8", 5000))
+    wrong = {"Authorization": "Bearer wrong-token-0123456789"}
+    for _ in range(10):
+        assert guesser.get("/api/articles", headers=wrong).status_code == 401
+    for headers in (wrong, AUTH, {}):  # no more tries this window, even with the right token
+        response = guesser.put("/api/articles/x", json=article(), headers=headers)
+        assert response.status_code == 429
+        assert response.headers["retry-after"] == "60" and "try again in 60 s" in response.text
+    assert guesser.get("/feeds/all.rss").status_code == 200  # readers are never limited
+    assert guesser.get("/feeds/all.rss", headers=wrong).status_code == 200
+    assert other.get("/api/articles", headers=AUTH).status_code == 200  # nor other addresses
+    clock.now += 60
+    assert guesser.get("/api/articles", headers=AUTH).status_code == 200
+
+
+def test_api_rate_limit_is_on_by_default(api: TestClient):
+    wrong = {"Authorization": "Bearer wrong-token-0123456789"}
+    statuses = [api.get("/api/articles", headers=wrong).status_code for _ in range(12)]
+    assert statuses == [401] * 10 + [429] * 2

@@ -2,14 +2,20 @@
 
 Writes go to the content folder first (durably), then through the same
 publisher the watcher uses, so an answered write is already in the feeds.
+Reading and validating a submitted document runs off the event loop: readers
+never wait on a writer.
 """
 
 from __future__ import annotations
 
+import errno
 import hmac
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
+from starlette.endpoints import HTTPEndpoint
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -27,6 +33,7 @@ from feedsvc.api.documents import (
     source_for,
 )
 from feedsvc.api.openapi import openapi_document
+from feedsvc.api.throttle import AuthThrottle, client_key
 from feedsvc.index import sort_key
 from feedsvc.live.storage import atomic_delete, atomic_write
 from feedsvc.model import Article
@@ -35,7 +42,10 @@ from feedsvc.text import slugify
 from feedsvc.web.routes import base_url, parse_limit
 from feedsvc.web.service import FeedService
 
+log = logging.getLogger(__name__)
+
 NO_STORE = {"Cache-Control": "no-store"}
+Reader = Callable[[bytes, str], tuple[Article, bytes]]
 
 
 def bearer_ok(authorization: str | None, token: str) -> bool:
@@ -46,13 +56,34 @@ def bearer_ok(authorization: str | None, token: str) -> bool:
     return scheme.lower() == "bearer" and matches
 
 
+def throttle_for(request: Request) -> AuthThrottle:
+    """The app's failed-authentication counter, made on first use."""
+    state = request.app.state
+    throttle: AuthThrottle | None = getattr(state, "auth_throttle", None)
+    if throttle is None:
+        throttle = state.auth_throttle = AuthThrottle()
+    return throttle
+
+
 def authorize(request: Request) -> FeedService:
     """The service, if the API is on and the request carries the token."""
     service: FeedService = request.app.state.service
     token = service.settings.api_token
     if token is None:
         raise HTTPException(404, "the write API is off: start the service with FEEDSVC_API_TOKEN set to enable it")
+    throttle = throttle_for(request)
+    client = client_key(request.client.host if request.client else None)
+    wait = throttle.retry_after(client)
+    if wait is not None:  # the token is not even looked at: no more guesses this window
+        raise HTTPException(
+            429,
+            f"too many failed authentications from this address: try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
     if not bearer_ok(request.headers.get("authorization"), token):
+        throttle.failed(client)
+        if throttle.retry_after(client) is not None:
+            log.warning("write API: %d failed authentications from %s; refusing it for a while", throttle.limit, client)
         raise HTTPException(
             401,
             "missing or wrong token: send Authorization: Bearer <FEEDSVC_API_TOKEN>",
@@ -70,6 +101,23 @@ def checked_slug(request: Request) -> str:
     return slug
 
 
+def reader_for(content_type: str) -> Reader:
+    """How to read a PUT body of this Content-Type, or 415."""
+    media_type, *parameters = content_type.split(";")
+    media_type = media_type.strip().lower()
+    charsets = [
+        value.strip().strip('"').lower()
+        for name, _, value in (p.partition("=") for p in parameters)
+        if name.strip().lower() == "charset"
+    ]
+    if media_type not in MARKDOWN_TYPES + JSON_TYPES or any(c not in ("utf-8", "utf8") for c in charsets):
+        raise HTTPException(
+            415,
+            "send text/markdown (a front-matter document) or application/json (its fields), in UTF-8",
+        )
+    return document_from_json if media_type in JSON_TYPES else document_from_markdown
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refusing (413) anything over ``limit`` bytes before it is all read."""
     declared = request.headers.get("content-length", "")
@@ -83,6 +131,24 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
+def storage_error(exc: OSError, source: str, change: str) -> HTTPException:
+    """A failed write or delete as an answer that says what happened (and no traceback).
+
+    ``change`` is what was not done ("written", "deleted").
+    """
+    code = exc.errno
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        status, reason = 507, f"the disk of the content folder is full: {source} was not {change}"
+    elif code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        status, reason = 503, f"the content folder is not writable ({exc.strerror}): {source} was not {change}"
+    elif code in (errno.ENOENT, errno.ENOTDIR):
+        status, reason = 503, f"the content folder is gone: {source} was not {change}"
+    else:
+        status, reason = 503, f"{source} could not be {change}: {exc.strerror or 'I/O error'}"
+    log.warning("write API: %s (%s)", reason, errno.errorcode.get(code or 0, code))
+    return HTTPException(status, f"{reason}; the feeds keep serving what they served")
+
+
 def article_response(article: Article, base: str, status: int = 200) -> JSONResponse:
     body = {
         "article": article_json(article),
@@ -92,89 +158,105 @@ def article_response(article: Article, base: str, status: int = 200) -> JSONResp
     return JSONResponse(body, status, NO_STORE)
 
 
-async def put_article(request: Request) -> Response:
-    service = authorize(request)
-    slug = checked_slug(request)
-    source = source_for(slug)
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type not in MARKDOWN_TYPES + JSON_TYPES:
-        raise HTTPException(415, "send text/markdown (a front-matter document) or application/json (its fields)")
-    raw = await read_body(request, service.settings.api_max_bytes)
-    try:
-        reader = document_from_json if media_type in JSON_TYPES else document_from_markdown
-        article, stored = reader(raw, source)
-    except InvalidArticle as exc:
-        return JSONResponse(problems_json(exc.problems), 422, NO_STORE)
-    publisher = service.publisher
-    path = publisher.root / source
-    existed = path.exists()
-    await run_in_threadpool(atomic_write, path, stored)
-    await publisher.update([path])
-    published = publisher.index.article(source) or article
-    return article_response(published, base_url(request, service), 200 if existed else 201)
+def single(request: Request, name: str) -> str | None:
+    """A query parameter given at most once (which one a repeat means is anybody's guess)."""
+    values = request.query_params.getlist(name)
+    if len(values) > 1:
+        raise HTTPException(400, f"{name}: give it once")
+    return values[0] if values else None
 
 
-async def get_article(request: Request) -> Response:
-    service = authorize(request)
-    source = source_for(checked_slug(request))
-    article = service.index.article(source)
-    problem = service.publisher.skipped.get(source)
-    if article is None and problem is None:
-        raise HTTPException(404, f"no article {source!r}")
-    body: dict[str, Any] = {"article": article_json(article) if article else None}
-    body["feeds"] = feed_urls(article, base_url(request, service)) if article else []
-    if source in service.publisher.held:
-        body["scheduled"] = True  # dated in the future: published when its time comes
-    if problem is not None:
-        body["problem"] = problem.reason
-    return JSONResponse(body, headers=NO_STORE)
+class ArticleResource(HTTPEndpoint):
+    """/api/articles/{slug}: GET (and HEAD), PUT, DELETE; any other method is a 405 with Allow."""
+
+    async def get(self, request: Request) -> Response:
+        service = authorize(request)
+        source = source_for(checked_slug(request))
+        article = service.index.article(source)
+        problem = service.publisher.skipped.get(source)
+        if article is None and problem is None:
+            raise HTTPException(404, f"no article {source!r}")
+        body: dict[str, Any] = {"article": article_json(article) if article else None}
+        body["feeds"] = feed_urls(article, base_url(request, service)) if article else []
+        if source in service.publisher.held:
+            body["scheduled"] = True  # dated in the future: published when its time comes
+        if problem is not None:
+            body["problem"] = problem.reason
+        return JSONResponse(body, headers=NO_STORE)
+
+    async def put(self, request: Request) -> Response:
+        service = authorize(request)
+        source = source_for(checked_slug(request))
+        reader = reader_for(request.headers.get("content-type", ""))
+        raw = await read_body(request, service.settings.api_max_bytes)
+        try:
+            article, stored = await run_in_threadpool(reader, raw, source)
+        except InvalidArticle as exc:
+            return JSONResponse(problems_json(exc.problems), 422, NO_STORE)
+        publisher = service.publisher
+        path = publisher.root / source
+        existed = path.exists()
+        try:
+            await run_in_threadpool(atomic_write, path, stored)
+        except OSError as exc:
+            raise storage_error(exc, source, "written") from None
+        await publisher.update([path])
+        published = publisher.index.article(source) or article
+        return article_response(published, base_url(request, service), 200 if existed else 201)
+
+    async def delete(self, request: Request) -> Response:
+        service = authorize(request)
+        source = source_for(checked_slug(request))
+        path = service.publisher.root / source
+        try:
+            deleted = await run_in_threadpool(atomic_delete, path)
+        except OSError as exc:
+            raise storage_error(exc, source, "deleted") from None
+        if not deleted:
+            raise HTTPException(404, f"no article {source!r}")
+        await service.publisher.update([path])
+        return Response(status_code=204, headers=NO_STORE)
 
 
-async def delete_article(request: Request) -> Response:
-    service = authorize(request)
-    source = source_for(checked_slug(request))
-    path = service.publisher.root / source
-    if not await run_in_threadpool(atomic_delete, path):
-        raise HTTPException(404, f"no article {source!r}")
-    await service.publisher.update([path])
-    return Response(status_code=204, headers=NO_STORE)
+class ArticleList(HTTPEndpoint):
+    """/api/articles: GET (and HEAD)."""
+
+    async def get(self, request: Request) -> Response:
+        service = authorize(request)
+        limit = parse_limit(request.query_params.getlist("limit"))
+        articles = list(service.index.all_articles())  # published or not: this is the publisher's view
+        if topic := single(request, "topic"):
+            slug = slugify(topic)
+            articles = [a for a in articles if any(t.slug == slug for t in a.topics)]
+        if provider := single(request, "provider"):
+            domain = provider.lower()
+            articles = [a for a in articles if a.provider is not None and a.provider.domain == domain]
+        published = single(request, "published")
+        if published is not None:
+            if published not in ("true", "false"):
+                raise HTTPException(400, "published: true or false")
+            articles = [a for a in articles if a.published is (published == "true")]
+        articles.sort(key=sort_key)
+        return JSONResponse(
+            {
+                "count": len(articles),
+                "articles": [article_json(a) for a in articles[:limit]],
+                "problems": [{"source": s.source, "reason": s.reason} for s in service.publisher.skipped.values()],
+            },
+            headers=NO_STORE,
+        )
 
 
-async def list_articles(request: Request) -> Response:
-    service = authorize(request)
-    params = request.query_params
-    limit = parse_limit(params.getlist("limit"))
-    articles = list(service.index.all_articles())  # published or not: this is the publisher's view
-    if topic := params.get("topic"):
-        slug = slugify(topic)
-        articles = [a for a in articles if any(t.slug == slug for t in a.topics)]
-    if provider := params.get("provider"):
-        domain = provider.lower()
-        articles = [a for a in articles if a.provider is not None and a.provider.domain == domain]
-    if "published" in params:
-        if params["published"] not in ("true", "false"):
-            raise HTTPException(400, "published: true or false")
-        articles = [a for a in articles if a.published is (params["published"] == "true")]
-    articles.sort(key=sort_key)
-    return JSONResponse(
-        {
-            "count": len(articles),
-            "articles": [article_json(a) for a in articles[:limit]],
-            "problems": [{"source": s.source, "reason": s.reason} for s in service.publisher.skipped.values()],
-        },
-        headers=NO_STORE,
-    )
+class OpenAPIDocument(HTTPEndpoint):
+    """/api/openapi.json: GET (and HEAD), no token needed."""
 
-
-async def openapi(request: Request) -> Response:
-    service: FeedService = request.app.state.service
-    return JSONResponse(openapi_document(base_url(request, service), service.settings.api_max_bytes))
+    async def get(self, request: Request) -> Response:
+        service: FeedService = request.app.state.service
+        return JSONResponse(openapi_document(base_url(request, service), service.settings.api_max_bytes))
 
 
 ROUTES = [
-    Route("/api/openapi.json", openapi),
-    Route("/api/articles", list_articles),
-    Route("/api/articles/{slug:path}", get_article, methods=["GET", "HEAD"]),
-    Route("/api/articles/{slug:path}", put_article, methods=["PUT"]),
-    Route("/api/articles/{slug:path}", delete_article, methods=["DELETE"]),
+    Route("/api/openapi.json", OpenAPIDocument),
+    Route("/api/articles", ArticleList),
+    Route("/api/articles/{slug:path}", ArticleResource),
 ]
