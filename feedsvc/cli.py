@@ -126,15 +126,11 @@ def serve(given: dict[str, str | None]) -> int:
     except ConfigError as exc:
         print(f"feedsvc: {exc}", file=sys.stderr)
         return 2
-    import uvicorn
-
     from feedsvc.web.app import create_app
+    from feedsvc.web.server import serve as serve_http
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
     collect_from_now()
-    # "auto" picks uvloop and httptools when installed (uvicorn[standard]).
-    uvicorn.run(
-        app, host=settings.host, port=settings.port, loop="auto", http="auto", ws="none", log_level=settings.log_level
-    )
-    return 0
+    # uvicorn with uvloop and httptools, bounded per client (web/server.py).
+    return serve_http(app, settings)
