@@ -747,7 +747,8 @@ def _clip(message: str, limit: int = 300) -> str:
 
 
 def _kind(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", str: "text", bool: "true/false"}.get(type(value), type(value).__name__)
+    names = {dict: "a mapping", list: "a list", str: "text", bool: "true/false", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _yaml_reason(exc: yaml.YAMLError) -> str:
