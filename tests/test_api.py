@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import feedparser
 import httpx
@@ -383,8 +386,12 @@ VALID = json.dumps(article(title="Valid")).encode()
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
-        (b"[" * 100_000, "nested more than 32 levels"),
-        (b'{"a":' * 100_000, "nested more than 32 levels"),
+        (b"[" * 100_000, "more than 10,000 values"),  # refused before it is parsed
+        (b'{"a":' * 100_000, "more than 10,000 values"),
+        (b"[" * 5_000 + b"]" * 5_000, "nested more than 32 levels"),  # the decoder's recursion guard
+        (b'{"a":' * 5_000 + b"1" + b"}" * 5_000, "nested more than 32 levels"),
+        (b'{"title": "x", "n": [' + b"1," * 10_000 + b"1]}", "more than 10,000 values"),
+        (b'{"title": "x", "n": [' + b"[]," * 10_000 + b"[]]}", "more than 10,000 values"),
         (b'{"a":' * 33 + b"1" + b"}" * 33, "nested more than 32 levels"),  # just past the bound
         (b'{"a":[' * 20 + b"1" + b"]}" * 20, "nested more than 32 levels"),  # 40 levels, arrays and objects
         (b'{"title": ' + b"9" * 5000 + b"}", "a number of 5000 digits"),  # past Python's int() limit
@@ -424,6 +431,11 @@ def test_api_json_it_cannot_use_is_422_with_the_reason(api_big: TestClient, fold
 @pytest.fixture
 def api_big(folder: Path, client_for: Callable[..., TestClient]) -> TestClient:
     return client_for(folder, api_token=TOKEN)  # the default 1 MiB limit
+
+
+def test_api_json_values_are_counted_outside_strings(api_big: TestClient):
+    fields = {**article(title="Commas"), "excerpt": "a, [b], {c}, " * 20_000, "n": list(range(9_000))}
+    assert api_big.put("/api/articles/commas", json=fields, headers=AUTH).status_code == 201
 
 
 def test_api_json_at_the_bounds_is_accepted(api: TestClient, folder: Path):
@@ -567,3 +579,51 @@ def test_api_rate_limit_is_on_by_default(api: TestClient):
     wrong = {"Authorization": "Bearer wrong-token-0123456789"}
     statuses = [api.get("/api/articles", headers=wrong).status_code for _ in range(12)]
     assert statuses == [401] * 10 + [429] * 2
+
+
+# --- Readers never wait on a writer ------------------------------------------------------
+
+
+def slowest_document(limit: int = 1 << 20) -> bytes:
+    """The costliest front matter to read that we know of, just under ``limit`` bytes: one long
+    flow list (~1.6 s of parsing on the development machine, where a real article takes 0.1 ms)."""
+    head = front_matter(article(title="Heavy", topics=["Heavy"])).removesuffix("---\n")
+    items = (limit - len(head.encode()) - len("x: []\n---\n")) // 2
+    return f"{head}x: [{'1,' * (items - 1)}1]\n---\n".encode()
+
+
+@pytest.mark.slow
+def test_api_readers_never_wait_on_a_writer(folder: Path):
+    """A feed GET on the real server, during the costliest 1 MiB PUT, is answered at once."""
+    document = slowest_document()
+    assert len(document) <= 1 << 20
+    server = Server(folder, api_token=TOKEN, snapshot="off")
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as reader:
+            reader.get("/feeds/all.rss").raise_for_status()
+            put: dict[str, Any] = {}
+
+            def write() -> None:
+                started = time.monotonic()
+                put["response"] = httpx.put(
+                    f"{server.url}/api/articles/heavy", content=document, headers=MARKDOWN, timeout=120
+                )
+                put["took"], put["done"] = time.monotonic() - started, time.monotonic()
+
+            writer = threading.Thread(target=write)
+            writer.start()
+            gets: list[tuple[float, float]] = []  # (sent, answered)
+            deadline = time.monotonic() + 60
+            while writer.is_alive() and time.monotonic() < deadline:
+                sent = time.monotonic()
+                assert reader.get("/feeds/all.rss").status_code == 200
+                gets.append((sent, time.monotonic()))
+            writer.join()
+    finally:
+        server.stop()
+    assert put["response"].status_code == 201, put["response"].text
+    during = [answered - sent for sent, answered in gets if answered < put["done"]]
+    # Generous bounds: many reads were answered while the write was in progress, and
+    # none of them waited anything like the write's own time.
+    assert len(during) >= 10, (len(during), put["took"])
+    assert max(during) < put["took"] / 4, (max(during), put["took"])

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from feedsvc import __version__
-from feedsvc.api.documents import ARTICLE_FIELDS, JSON_TYPES, MARKDOWN_TYPES, MAX_DEPTH, MAX_NUMBER_CHARS, SLUG
+from feedsvc.api.documents import ARTICLE_FIELDS, JSON_TYPES, MARKDOWN_TYPES, MAX_NUMBER_CHARS, MAX_VALUES, SLUG
+from feedsvc.parse import MAX_DEPTH
 
 _PROBLEM = {
     "type": "object",
@@ -242,8 +243,8 @@ def openapi_document(base_url: str, max_bytes: int) -> dict[str, Any]:
                     "requestBody": {
                         "required": True,
                         "description": f"At most {max_bytes} bytes of UTF-8. A JSON body is nested at most "
-                        f"{MAX_DEPTH} levels, with numbers of at most {MAX_NUMBER_CHARS} characters and no key "
-                        "twice in one object.",
+                        f"{MAX_DEPTH} levels, with at most {MAX_VALUES} values, numbers of at most {MAX_NUMBER_CHARS} "
+                        "characters and no key twice in one object.",
                         "content": body_content,
                     },
                     "responses": {
