@@ -24,6 +24,7 @@ from feedsvc.web.app import create_app
 from feedsvc.web.server import (
     LIMITS,
     EdgeLimits,
+    EdgeServer,
     Refusal,
     Waiting,
     connection_capacity,
@@ -37,7 +38,7 @@ from feedsvc.web.server import (
 from .conftest import Server, article, front_matter, poll_until
 
 TOKEN = "0123456789abcdef0123"
-SHORT = EdgeLimits(header_seconds=1.5, linger_seconds=1.0, shutdown_seconds=1.0, max_connections=1000)
+SHORT = EdgeLimits(header_seconds=1.5, linger_seconds=1.0, send_seconds=1.0, shutdown_seconds=1.0, max_connections=1000)
 
 
 # --- the decisions, as pure functions ---------------------------------------------------------
@@ -113,8 +114,8 @@ def content(tmp_path: Path) -> Path:
 
 
 @contextmanager
-def running(content: Path, http: str, limits: EdgeLimits = SHORT) -> Iterator[int]:
-    """The real server (feedsvc's app, uvicorn and the edge) in a thread; yields its port."""
+def serving(content: Path, http: str, limits: EdgeLimits = SHORT) -> Iterator[EdgeServer]:
+    """The real server (feedsvc's app, uvicorn and the edge) in a thread, on a loopback port."""
     settings = Settings(content=content, watch="off", snapshot="off", api_token=TOKEN)
     server = make_server(create_app(settings), settings, limits, http)
     sock = socket.socket()
@@ -123,11 +124,18 @@ def running(content: Path, http: str, limits: EdgeLimits = SHORT) -> Iterator[in
     thread.start()
     poll_until(lambda: server.started, bool)
     try:
-        yield int(sock.getsockname()[1])
+        yield server
     finally:
         server.should_exit = True
         thread.join(timeout=30)
         assert not thread.is_alive()
+
+
+@contextmanager
+def running(content: Path, http: str, limits: EdgeLimits = SHORT) -> Iterator[int]:
+    """serving(), yielding the port."""
+    with serving(content, http, limits) as server:
+        yield int(server.servers[0].sockets[0].getsockname()[1])
 
 
 def request(path: str = "/healthz", *headers: str, method: str = "GET") -> bytes:
@@ -349,6 +357,25 @@ def test_edge_new_connections_push_out_the_longest_waiting_when_full(content: Pa
         finally:
             for sock in idle:
                 sock.close()
+
+
+def test_edge_response_the_client_never_reads_is_abandoned(tmp_path: Path, http: str):
+    """A client that asks for a 3 MB feed and reads none of it: the server lets the
+    connection go (before, close() waited for ever for the unsent bytes)."""
+    folder = tmp_path / "content"
+    folder.mkdir()
+    body = "A paragraph of the article, long enough to fill a feed quickly.\n\n" * 1000
+    for number in range(50):
+        (folder / f"{number}.md").write_text(front_matter(article(title=f"Long {number}"), body))
+    with serving(folder, http) as server, socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window, fixed
+        sock.connect(server.servers[0].sockets[0].getsockname())
+        sock.sendall(request("/feeds/all.rss?limit=500"))
+        connections = server.server_state.connections
+        poll_until(lambda: len(connections), lambda count: count == 1)
+        time.sleep(0.5)  # the response has started
+        assert len(connections) == 1
+        poll_until(lambda: len(connections), lambda count: count == 0, timeout=15)
 
 
 class Records(logging.Handler):

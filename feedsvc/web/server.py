@@ -12,6 +12,8 @@ reads the rest of a request body that no one will use. Here:
   connection; then ``408`` (or a quiet close when nothing was sent).
 - **Answered early:** when the answer is complete before the request body has
   arrived (a 405, a 413, a 401), the rest of the body is not waited for.
+- **Slow readers:** a response the client reads nothing of for 30 s is
+  abandoned and the connection closed.
 - **Connections:** the soft open-file limit is raised to the hard one; above
   what it leaves room for, the connection that has waited longest for its
   header fields is closed to make room for the new one, so slow clients
@@ -69,6 +71,7 @@ class EdgeLimits:
     header_seconds: float = 10.0  # from the connection, or the previous response, to a complete header block
     linger_seconds: float = 2.0  # after a refusal, how long what the client still sends is read and dropped
     linger_bytes: int = 256 * KIB  # ... and how much of it
+    send_seconds: float = 30.0  # a response may wait this long for the client to read some of it
     shutdown_seconds: float = 5.0  # for requests in flight after SIGTERM
     max_connections: int = 0  # 0: derived from the open-file limit at start-up
 
@@ -186,6 +189,7 @@ class Edge:
         self.discarded = 0
         self._clock: asyncio.TimerHandle | None = None
         self._linger: asyncio.TimerHandle | None = None
+        self._stalled: asyncio.TimerHandle | None = None
 
     def begin_headers(self) -> None:
         """The previous request is complete: what comes next is a new header block."""
@@ -265,10 +269,26 @@ class Edge:
         if self.discarded > self.limits.linger_bytes:
             self.transport.close()
 
+    def writing_paused(self) -> None:
+        """The client is not reading what it asked for: a client that never reads would
+        hold the connection (and the rest of the response) for ever."""
+        if self._stalled is None:
+            self._stalled = self.loop.call_later(self.limits.send_seconds, self.give_up_sending)
+
+    def writing_resumed(self) -> None:
+        if self._stalled is not None:
+            self._stalled.cancel()
+            self._stalled = None
+
+    def give_up_sending(self) -> None:
+        log.info("%s - closed: the client read nothing for %g s", self.client, self.limits.send_seconds)
+        self.transport.abort()  # close() would wait for the unsent data to go
+
     def lost(self) -> None:
         self.stop_clock()
-        if self._linger is not None:
-            self._linger.cancel()
+        for timer in (self._linger, self._stalled):
+            if timer is not None:
+                timer.cancel()
 
 
 def client_label(client: tuple[str, int] | None) -> str:
@@ -370,6 +390,14 @@ class HttpToolsEdge(HttpToolsProtocol):
         super().on_message_complete()
         self.edge.begin_headers()
 
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self.edge.writing_paused()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self.edge.writing_resumed()
+
     def on_response_complete(self) -> None:
         queued = bool(self.pipeline)
         super().on_response_complete()
@@ -452,6 +480,14 @@ class H11Edge(H11Protocol):
             self.edge.begin_headers()
         elif not idle and self.edge.awaiting_headers:
             self.edge.headers_complete()
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self.edge.writing_paused()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self.edge.writing_resumed()
 
     def send_400_response(self, msg: str) -> None:
         self.refuse(INVALID)
