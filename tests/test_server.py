@@ -100,3 +100,26 @@ def test_server_refuses_bad_configuration_naming_the_setting(tmp_path: Path):
         cwd=REPO,
     )
     assert result.returncode == 2 and "FEEDSVC_PORT" in result.stderr
+
+
+def test_server_date_is_never_earlier_than_last_modified(server: str):
+    """RFC 9110 §8.8.2.1, over first requests of new URLs spread across a few seconds, on the real server.
+
+    One Date per response: ours, from the clock that stamps Last-Modified (the server's own is off).
+    """
+    from email.utils import parsedate_to_datetime
+
+    deadline = time.monotonic() + 3
+    checked = 0
+    with httpx.Client(base_url=server) as client:
+        for limit in range(1, 501):
+            if time.monotonic() > deadline:
+                break
+            response = client.get(f"/feeds/all.atom?limit={limit}")
+            assert len(response.headers.get_list("date")) == 1
+            modified = parsedate_to_datetime(response.headers["last-modified"])
+            assert modified <= parsedate_to_datetime(response.headers["date"]), limit
+            checked += 1
+            time.sleep(0.005)
+    assert checked > 50
+    assert "server" not in response.headers  # no software banner
