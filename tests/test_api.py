@@ -133,8 +133,11 @@ def test_api_is_off_without_a_token(client_for: Callable[..., TestClient], folde
     client = client_for(folder)
     response = client.put("/api/articles/x", json=article(), headers=AUTH)
     assert response.status_code == 404 and "FEEDSVC_API_TOKEN" in response.text
-    assert client.get("/api/articles", headers=AUTH).status_code == 404
-    assert not (folder / "x.md").exists()
+    for method, path in (("GET", "/api/articles"), ("GET", "/api/articles/x"), ("DELETE", "/api/articles/x")):
+        assert client.request(method, path, headers=AUTH).status_code == 404, (method, path)
+    (folder / "x.md").write_text(front_matter(article()))
+    assert client.delete("/api/articles/x", headers=AUTH).status_code == 404
+    assert (folder / "x.md").exists()
 
 
 @pytest.mark.parametrize(
