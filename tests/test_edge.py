@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import resource
 import select
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -29,13 +33,14 @@ from feedsvc.web.server import (
     Waiting,
     connection_capacity,
     make_server,
+    raise_open_file_limit,
     refusal_response,
     refuse_block,
     refuse_field,
     refuse_target,
 )
 
-from .conftest import Server, article, front_matter, poll_until
+from .conftest import Server, article, free_port, front_matter, poll_until
 
 TOKEN = "0123456789abcdef0123"
 SHORT = EdgeLimits(header_seconds=1.5, linger_seconds=1.0, send_seconds=1.0, shutdown_seconds=1.0, max_connections=1000)
@@ -76,11 +81,21 @@ def test_edge_connection_capacity_leaves_files_free():
     assert connection_capacity(4) == 3
 
 
+def test_edge_open_file_limit_is_raised_to_the_hard_limit():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, 256), hard))
+    try:
+        assert raise_open_file_limit() == hard
+        assert resource.getrlimit(resource.RLIMIT_NOFILE) == (hard, hard)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
 class FakeEdge:
     def __init__(self, name: str, expired: list[str]) -> None:
         self.name, self.expired = name, expired
 
-    def expire(self) -> None:
+    def make_way(self) -> None:
         self.expired.append(self.name)
 
 
@@ -426,7 +441,44 @@ def test_edge_client_leaving_mid_body_logs_no_traceback(content: Path, http: str
     assert not [r for r in logs.records if r.exc_info or r.levelno >= logging.ERROR]
 
 
-# --- SIGTERM, on the real command -------------------------------------------------------------
+# --- the real command ------------------------------------------------------------------------
+
+
+def limit_open_files() -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+
+@pytest.mark.slow
+def test_edge_more_slow_clients_than_open_files_do_not_shut_others_out(tmp_path: Path, content: Path):
+    """`feedsvc serve` with 256 open files at most, and 300 connections that never finish
+    their header fields: a normal request is still answered (before, accept() failed)."""
+    port = free_port()
+    log = tmp_path / "server.log"
+    env = {**os.environ, "FEEDSVC_PORT": str(port), "FEEDSVC_WATCH": "off", "FEEDSVC_SNAPSHOT": "off"}
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "feedsvc", "serve", "--content", str(content)],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            preexec_fn=limit_open_files,
+        )
+    slow: list[socket.socket] = []
+    try:
+        poll_until(lambda: "Uvicorn running" in log.read_text(), bool, timeout=20)
+        assert "HTTP limits: 192 connections" in log.read_text()
+        for _ in range(300):
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            slow.append(sock)
+        for _ in range(5):
+            assert status(exchange(port, request("/feeds/all.rss", "Connection: close"))) == 200
+    finally:
+        for sock in slow:
+            sock.close()
+        process.terminate()
+        process.wait(timeout=20)
+    assert "Traceback" not in log.read_text()
 
 
 @pytest.mark.slow

@@ -4,8 +4,8 @@ uvicorn alone bounds neither the size of a request's header block nor the time
 a client may take to send it, waits for every connection at shutdown, and
 reads the rest of a request body that no one will use. Here:
 
-- **Header size:** the request line and header fields may take 16 KiB in all
-  and 8 KiB per line (nginx's defaults); more is refused with ``431`` (``414``
+- **Header size:** the request target and header fields may take 16 KiB in
+  all and 8 KiB per line (nginx's defaults); more is refused with ``431`` (``414``
   for a long request target) as soon as the limit is crossed, not parsed on.
 - **Header time:** a request's header block must be complete within 10 s of
   the connection, or of the end of the previous response on a kept-alive
@@ -67,7 +67,7 @@ class EdgeLimits:
     """What one client may make the server hold (the README's "HTTP limits")."""
 
     header_line_bytes: int = 8 * KIB  # request line or one header field
-    header_block_bytes: int = 16 * KIB  # request line and header fields together
+    header_block_bytes: int = 16 * KIB  # request target and header fields together
     header_seconds: float = 10.0  # from the connection, or the previous response, to a complete header block
     linger_seconds: float = 2.0  # after a refusal, how long what the client still sends is read and dropped
     linger_bytes: int = 256 * KIB  # ... and how much of it
@@ -139,18 +139,19 @@ def raise_open_file_limit() -> int:
     """Raise the soft open-file limit to the hard one (idle and slow connections each
     hold a file descriptor); return the limit now in force."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
-    if soft != resource.RLIM_INFINITY and soft < target:
+    unlimited = resource.RLIM_INFINITY  # never on Linux; macOS's hard limit, which it will not grant
+    if unlimited not in (soft, hard) and soft < hard:
         try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-        except (ValueError, OSError):  # e.g. macOS caps the soft limit below an unlimited hard one
-            return soft
-        return target
-    return soft if soft != resource.RLIM_INFINITY else 1 << 20
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            return hard
+        except (ValueError, OSError):
+            pass
+    return soft if soft != unlimited else 1 << 20
 
 
 class Waiting:
-    """One server's connections that wait for a request's header fields, longest-waiting first."""
+    """One server's connections that wait for a request's header fields, or linger after
+    their last answer: the ones to close first when connections run short, oldest first."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
@@ -165,10 +166,10 @@ class Waiting:
 
     def make_room(self, connections: int) -> None:
         """Given the open connections (a new one included), close the one waiting longest
-        for its header fields when there are too many: a slow client, or an idle kept-alive
-        one, rather than the new one (itself, when no other is waiting)."""
+        when there are too many: a slow client, an idle kept-alive one or a lingering one,
+        rather than the new one (itself, when no other is waiting)."""
         if connections > self.capacity and self._edges:
-            next(iter(self._edges)).expire()
+            next(iter(self._edges)).make_way()
 
 
 class Edge:
@@ -240,6 +241,11 @@ class Edge:
         else:
             self.transport.close()  # nothing was asked: nothing to answer (like a keep-alive timeout)
 
+    def make_way(self) -> None:
+        """Close now, without an answer or lingering: the file descriptor is needed."""
+        self.stop_clock()
+        self.transport.abort()
+
     def refuse(self, refusal: Refusal, answer: bool = True) -> None:
         """Answer ``refusal`` and close; without ``answer`` (a response is already under
         way on this connection) just close."""
@@ -263,6 +269,7 @@ class Edge:
             return
         self.transport.write_eof()
         self._linger = self.loop.call_later(self.limits.linger_seconds, self.transport.close)
+        self.waiting.add(self)  # first to go if connections run short
 
     def discard(self, size: int) -> None:
         self.discarded += size
