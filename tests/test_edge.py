@@ -228,6 +228,14 @@ def test_edge_answers_have_one_date_and_no_server_banner(content: Path, http: st
     assert b"server" not in names
 
 
+def test_edge_malformed_request_is_400_with_a_date(content: Path, http: str):
+    with running(content, http) as port:
+        response = exchange(port, b"NOT HTTP AT ALL\r\n\r\n")
+    assert status(response) == 400
+    assert response.endswith(b"invalid HTTP request\n")
+    assert any(line.startswith(b"date: ") for line in header_lines(response))
+
+
 def test_edge_header_block_exactly_at_the_limit_is_served_one_byte_more_is_431(content: Path, http: str):
     with running(content, http) as port:
         for pieces in (1, 3):
