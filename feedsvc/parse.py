@@ -339,15 +339,20 @@ def render_markdown(body: str, base_url: str = "") -> str:
     if not body.strip():
         return ""
     # markdown-it turns character references such as &#12; into the characters
-    # themselves, and nh3 keeps them: clean the output as well as the input.
+    # themselves, and so does nh3's HTML parser with those markdown-it passes
+    # through (in raw HTML: "<textarea>&#1;"); both keep them: clean both outputs.
     rendered = xml_safe(_markdown().render(body))
+    return xml_safe(_sanitise(rendered, base_url)).strip()
+
+
+def _sanitise(rendered: str, base_url: str) -> str:
     # nh3 (ammonia) drops scripts, event handlers and unsafe URL schemes.
     if base_url:
         try:
-            return nh3.clean(rendered, url_relative=("rewrite_with_base", base_url)).strip()
+            return nh3.clean(rendered, url_relative=("rewrite_with_base", base_url))
         except ValueError:  # a base its URL parser refuses: drop relative URLs instead
             pass
-    return nh3.clean(rendered, url_relative="deny").strip()
+    return nh3.clean(rendered, url_relative="deny")
 
 
 def plain_text(value: str) -> str:
@@ -363,6 +368,8 @@ def plain_text(value: str) -> str:
     anything. What an HTML reader shows as text stays: "a < b", "AT&T", "<3".
     """
     text = xml_safe(value)
+    if "\ufeff" in text:  # a byte order mark from a pasted file: HTML readers drop it too
+        text = text.replace("\ufeff", "")
     if "<" in text or "&" in text:  # else there is nothing to decode or drop
         for _ in range(_TEXT_PASSES):
             shown = _shown_as_html(text)

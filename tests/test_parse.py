@@ -360,10 +360,11 @@ def test_parse_yaml_merge_keys_anchors_and_tags_still_work():
 
 
 @pytest.mark.parametrize("reference", ["&#12;", "&#x0C;", "&#1;", "&#xFFFE;"])
-def test_parse_body_character_references_cannot_smuggle_control_characters(reference: str):
+@pytest.mark.parametrize("template", ["form {} feed\n", "<textarea>{}</textarea>\n", "<title>{}</title>\n"])
+def test_parse_body_character_references_cannot_smuggle_control_characters(reference: str, template: str):
     from feedsvc.text import xml_safe
 
-    html = parse(article(), body=f"form {reference} feed\n").body_html  # type: ignore[attr-defined]
+    html = parse(article(), body=template.format(reference)).body_html  # type: ignore[attr-defined]
     assert xml_safe(html) == html
 
 
