@@ -77,7 +77,8 @@ def check_out(out: Path, keep: dict[str, Path]) -> None:
             f"{out} is not empty and was not written by feedsvc build (no {MANIFEST} in it): "
             "choose an empty or new folder"
         )
-    foreign = sorted(present - _with_folders(written) - {MANIFEST})
+    foreign = sorted(present - _with_folders(set(written)) - {MANIFEST})
+    foreign += sorted(f"{name} (changed since it was written)" for name in _edited(out, written))
     if foreign:
         shown = ", ".join(foreign[:_SHOWN]) + (f" and {len(foreign) - _SHOWN} more" if len(foreign) > _SHOWN else "")
         raise ExportRefused(
@@ -105,15 +106,36 @@ def _with_folders(files: set[str]) -> set[str]:
     return files | folders
 
 
-def _manifest(out: Path) -> set[str] | None:
-    """The files an earlier export listed in its manifest, or None if there is none to trust."""
+def _manifest(out: Path) -> dict[str, list[int]] | None:
+    """The files an earlier export listed in its manifest, with the [size, mtime_ns] each
+    had when written; None if there is no manifest to trust."""
     try:
         listed = json.loads((out / MANIFEST).read_text(encoding="utf-8"))["files"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not isinstance(listed, list) or not all(isinstance(name, str) for name in listed):
+    if not isinstance(listed, dict) or not all(
+        isinstance(stamp, list) and len(stamp) == 2 and all(isinstance(n, int) for n in stamp)
+        for stamp in listed.values()
+    ):
         return None
-    return set(listed)
+    return listed
+
+
+def _stamp(path: Path) -> list[int]:
+    status = path.lstat()
+    return [status.st_size, status.st_mtime_ns]
+
+
+def _edited(out: Path, written: dict[str, list[int]]) -> list[str]:
+    """Files of an earlier export that someone changed since (an index.html edited by hand, say)."""
+    edited = []
+    for name, stamp in written.items():
+        try:
+            if _stamp(out / name) != stamp:
+                edited.append(name)
+        except OSError:
+            continue  # gone: nothing to lose
+    return edited
 
 
 def export(
@@ -170,8 +192,10 @@ def _write_all(index: Index, site: Site, urls: Urls, root: Path, compress: bool)
     formats = list(FORMATS.values())
     write("feeds.opml", render_opml(index, site, urls, formats))
     write("index.html", render_home(index, site, urls, formats))
-    # Written last: its presence says every file it lists was written by this export.
-    (root / MANIFEST).write_text(json.dumps({"files": sorted(names)}, indent=0), encoding="utf-8")
+    # Written last: its presence says every file it lists was written by this export,
+    # with the size and mtime each had, so that a later edit by hand is noticed too.
+    stamps = {name: _stamp(root / name) for name in sorted(names)}
+    (root / MANIFEST).write_text(json.dumps({"files": stamps}, separators=(",", ":")), encoding="utf-8")
     return ExportResult(written[0], written[1])
 
 

@@ -92,6 +92,17 @@ def test_export_refuses_files_added_to_an_earlier_export(tmp_path: Path, capsys:
     assert (out / "robots.txt").read_text() == "User-agent: *\n"
 
 
+def test_export_refuses_to_replace_a_file_edited_since_it_was_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    out = tmp_path / "site"
+    assert build(out) == 0
+    (out / "index.html").write_text("<!doctype html><p>my own front page</p>")
+    assert build(out) == 2
+    assert "index.html (changed since it was written)" in capsys.readouterr().err
+    assert "my own front page" in (out / "index.html").read_text()
+
+
 def test_export_refuses_an_empty_folder_added_to_an_earlier_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     out = tmp_path / "site"
     assert build(out) == 0
