@@ -165,7 +165,8 @@ def test_a_delete_the_folder_refuses_is_503(
 def test_a_content_folder_that_disappears(folder: Path, client_for: Callable[..., TestClient]):
     client = client_for(folder, api_token=TOKEN)
     with client:  # the lifespan runs: the watcher sees the folder go
-        assert client.put("/api/articles/kept", json=article(title="Version one", topics=["Faults"]), headers=AUTH)
+        created = client.put("/api/articles/kept", json=article(title="Version one", topics=["Faults"]), headers=AUTH)
+        assert created.status_code == 201
         shutil.rmtree(folder)
         time.sleep(0.5)  # the watcher has seen every file go (it gathers events for 50 ms)
         put = client.put("/api/articles/kept", json=article(title="Version two", topics=["Faults"]), headers=AUTH)
@@ -207,14 +208,20 @@ def fill(path: Path) -> int | None:
                 return exc.errno
 
 
-def test_a_really_full_disk_is_507(
-    tiny_disk: Path, client_for: Callable[..., TestClient], caplog: pytest.LogCaptureFixture
-):
+def published_once(tiny_disk: Path, client_for: Callable[..., TestClient]) -> tuple[Path, TestClient, str]:
+    """A content folder on the tiny disk with one article written through the API: folder, client, its text."""
     folder = tiny_disk / "content"
     folder.mkdir()
     client = client_for(folder, api_token=TOKEN)
-    assert client.put("/api/articles/kept", json=article(title="Version one", topics=["Faults"]), headers=AUTH)
-    before = (folder / "kept.md").read_text()
+    created = client.put("/api/articles/kept", json=article(title="Version one", topics=["Faults"]), headers=AUTH)
+    assert created.status_code == 201
+    return folder, client, (folder / "kept.md").read_text()
+
+
+def test_a_really_full_disk_is_507(
+    tiny_disk: Path, client_for: Callable[..., TestClient], caplog: pytest.LogCaptureFixture
+):
+    folder, client, before = published_once(tiny_disk, client_for)
     filler = tiny_disk / "filler"
     assert fill(filler) == errno.ENOSPC
     big = article(title="Version two", topics=["Faults"], excerpt="x" * 20_000)
@@ -229,11 +236,7 @@ def test_a_really_full_disk_is_507(
 def test_a_really_read_only_folder_is_503(
     tiny_disk: Path, client_for: Callable[..., TestClient], caplog: pytest.LogCaptureFixture
 ):
-    folder = tiny_disk / "content"
-    folder.mkdir()
-    client = client_for(folder, api_token=TOKEN)
-    assert client.put("/api/articles/kept", json=article(title="Version one", topics=["Faults"]), headers=AUTH)
-    before = (folder / "kept.md").read_text()
+    folder, client, before = published_once(tiny_disk, client_for)
     subprocess.run(["mount", "-o", "remount,ro", str(tiny_disk)], check=True)
     response = client.put("/api/articles/kept", json=article(title="Version two", topics=["Faults"]), headers=AUTH)
     assert response.status_code == 503 and "Read-only file system" in response.text
