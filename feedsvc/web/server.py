@@ -40,7 +40,7 @@ import socket
 from dataclasses import dataclass, replace
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import h11
 import httptools
@@ -54,6 +54,9 @@ from uvicorn.server import ServerState
 
 from feedsvc.settings import Settings
 from feedsvc.web.security import raw_security_headers
+
+if TYPE_CHECKING:
+    from uvicorn.server import Protocols  # a type alias uvicorn defines for type checkers only
 
 log = logging.getLogger(__name__)
 
@@ -310,7 +313,36 @@ class _Refused(Exception):
         self.refusal = refusal
 
 
-class HttpToolsEdge(HttpToolsProtocol):
+class _EdgeHooks(asyncio.Protocol):
+    """What both protocol classes do alike: an Edge per connection, made at connect and
+    released at disconnect, and told when the client stops and resumes reading."""
+
+    edge: Edge
+    edge_config: EdgeConfig
+    loop: asyncio.AbstractEventLoop
+    client: tuple[str, int] | None
+    connections: set[Protocols]
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.edge = Edge(transport, self.loop, self.edge_config, client_label(self.client))
+        self.edge.start_clock()
+        self.edge.waiting.make_room(len(self.connections))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.edge.lost()
+        super().connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self.edge.writing_paused()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self.edge.writing_resumed()
+
+
+class HttpToolsEdge(_EdgeHooks, HttpToolsProtocol):
     """uvicorn's httptools protocol (the default) with the edge limits.
 
     httptools hands over the request target piece by piece (``on_url``), but a
@@ -331,16 +363,6 @@ class HttpToolsEdge(HttpToolsProtocol):
         self.edge_config = config
         self.limits = config.limits
         self.field_bytes = 0  # request target and header fields of the current request, exactly
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self.edge = Edge(transport, self.loop, self.edge_config, client_label(self.client))
-        self.edge.start_clock()
-        self.edge.waiting.make_room(len(self.connections))
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.edge.lost()
-        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         edge = self.edge
@@ -397,14 +419,6 @@ class HttpToolsEdge(HttpToolsProtocol):
         super().on_message_complete()
         self.edge.begin_headers()
 
-    def pause_writing(self) -> None:
-        super().pause_writing()
-        self.edge.writing_paused()
-
-    def resume_writing(self) -> None:
-        super().resume_writing()
-        self.edge.writing_resumed()
-
     def on_response_complete(self) -> None:
         queued = bool(self.pipeline)
         super().on_response_complete()
@@ -443,7 +457,7 @@ class BoundedH11Connection(h11.Connection):
         return event
 
 
-class H11Edge(H11Protocol):
+class H11Edge(_EdgeHooks, H11Protocol):
     """uvicorn's h11 protocol with the edge limits; h11 bounds its own buffer."""
 
     def __init__(
@@ -457,16 +471,6 @@ class H11Edge(H11Protocol):
         assert isinstance(config, EdgeConfig)
         self.edge_config = config
         self.conn = BoundedH11Connection(config.limits)
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self.edge = Edge(transport, self.loop, self.edge_config, client_label(self.client))
-        self.edge.start_clock()
-        self.edge.waiting.make_room(len(self.connections))
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.edge.lost()
-        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         if self.edge.lingering:
@@ -487,14 +491,6 @@ class H11Edge(H11Protocol):
             self.edge.begin_headers()
         elif not idle and self.edge.awaiting_headers:
             self.edge.headers_complete()
-
-    def pause_writing(self) -> None:
-        super().pause_writing()
-        self.edge.writing_paused()
-
-    def resume_writing(self) -> None:
-        super().resume_writing()
-        self.edge.writing_resumed()
 
     def send_400_response(self, msg: str) -> None:
         self.refuse(INVALID)
