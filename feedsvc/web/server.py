@@ -191,6 +191,9 @@ class Edge:
         self.header_bytes = 0  # bytes received while awaiting headers (an upper bound of the block so far)
         self.lingering = False
         self.discarded = 0
+        # The header clock: a deadline, and at most one timer that checks it. Requests on a
+        # kept-alive connection move the deadline without touching the loop's timer heap.
+        self._deadline: float | None = None
         self._clock: asyncio.TimerHandle | None = None
         self._linger: asyncio.TimerHandle | None = None
         self._stalled: asyncio.TimerHandle | None = None
@@ -217,15 +220,23 @@ class Edge:
 
     def start_clock(self) -> None:
         """The client now owes a header block: it has header_seconds to send it."""
-        self.stop_clock()
-        self._clock = self.loop.call_later(self.limits.header_seconds, self.expire)
+        self._deadline = self.loop.time() + self.limits.header_seconds
+        if self._clock is None:
+            self._clock = self.loop.call_at(self._deadline, self._check_clock)
         self.waiting.add(self)
 
     def stop_clock(self) -> None:
-        if self._clock is not None:
-            self._clock.cancel()
-            self._clock = None
+        self._deadline = None  # a pending timer finds no deadline and lapses
         self.waiting.discard(self)
+
+    def _check_clock(self) -> None:
+        self._clock = None
+        if self._deadline is None:
+            return
+        if self.loop.time() < self._deadline:  # moved on by a later request: check again then
+            self._clock = self.loop.call_at(self._deadline, self._check_clock)
+            return
+        self.expire()
 
     def answered(self, body_pending: bool) -> None:
         """A response is complete and no other request is queued behind it."""
@@ -296,7 +307,7 @@ class Edge:
 
     def lost(self) -> None:
         self.stop_clock()
-        for timer in (self._linger, self._stalled):
+        for timer in (self._clock, self._linger, self._stalled):
             if timer is not None:
                 timer.cancel()
 
@@ -403,12 +414,16 @@ class HttpToolsEdge(_EdgeHooks, HttpToolsProtocol):
 
     def on_url(self, url: bytes) -> None:
         self.field_bytes += len(url)
-        self.check(refuse_target(self.limits, len(self.url) + len(url)))
+        if len(self.url) + len(url) > self.limits.header_line_bytes:  # checked inline: this runs per request
+            self.check(refuse_target(self.limits, len(self.url) + len(url)))
         super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.field_bytes += len(name) + len(value) + 4  # ": " and CRLF
-        self.check(refuse_field(self.limits, name, value) or refuse_block(self.limits, self.field_bytes))
+        size = len(name) + len(value) + 4  # ": " and CRLF
+        self.field_bytes += size
+        limits = self.limits
+        if size > limits.header_line_bytes or self.field_bytes > limits.header_block_bytes:  # inline: per header
+            self.check(refuse_field(limits, name, value) or refuse_block(limits, self.field_bytes))
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
