@@ -57,11 +57,8 @@ def bearer_ok(authorization: str | None, token: str) -> bool:
 
 
 def throttle_for(request: Request) -> AuthThrottle:
-    """The app's failed-authentication counter, made on first use."""
-    state = request.app.state
-    throttle: AuthThrottle | None = getattr(state, "auth_throttle", None)
-    if throttle is None:
-        throttle = state.auth_throttle = AuthThrottle()
+    """The app's failed-authentication counter (made with the app, see web/app.py)."""
+    throttle: AuthThrottle = request.app.state.auth_throttle
     return throttle
 
 

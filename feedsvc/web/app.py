@@ -16,6 +16,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Match
 
 from feedsvc.api.routes import ROUTES as API_ROUTES
+from feedsvc.api.throttle import AuthThrottle
 from feedsvc.index import FeedRef
 from feedsvc.live.schedule import release_when_due
 from feedsvc.live.watcher import watch
@@ -104,6 +105,7 @@ def create_app(settings: Settings, service: FeedService | None = None) -> FeedAp
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan)
     app.router.redirect_slashes = False  # http_error redirects, to the base URL
     app.state.service = service
+    app.state.auth_throttle = AuthThrottle()  # failed API authentications per address
     return FeedApp(app, service)
 
 
