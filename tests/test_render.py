@@ -236,3 +236,32 @@ def test_render_feed_is_dated_by_its_latest_change(fmt: str):
     newer = make(title="Newer", publishedDateTime="2024-02-01T00:00:00Z")
     feed = parsed([edited, newer], fmt).feed
     assert feed.updated_parsed[:3] == (2024, 3, 1)
+
+
+def test_render_atom_spells_simultaneous_updates_apart():
+    """The W3C validator warns about two entries with the same atom:updated text; the instant stays the same."""
+    when = "2024-03-01T10:00:00Z"
+    articles = [
+        make(title=f"Same time {n}", publishedDateTime=when, webUrl=f"https://example.org/{n}") for n in range(3)
+    ]
+    articles.append(make(title="Fraction", publishedDateTime="2024-03-01T09:00:00.5Z", webUrl="https://example.org/f"))
+    articles.append(
+        make(title="Fraction too", publishedDateTime="2024-03-01T09:00:00.5Z", webUrl="https://example.org/g")
+    )
+    body = render(articles, "atom")
+    root = etree.fromstring(body)
+    stamps = [
+        e.findtext("{http://www.w3.org/2005/Atom}updated") for e in root.iter("{http://www.w3.org/2005/Atom}entry")
+    ]
+    assert len(set(stamps)) == len(stamps) == 5
+    assert sorted(stamps) == sorted(
+        [
+            "2024-03-01T10:00:00+00:00",
+            "2024-03-01T10:00:00.0+00:00",
+            "2024-03-01T10:00:00.00+00:00",
+            "2024-03-01T09:00:00.500000+00:00",
+            "2024-03-01T09:00:00.5000000+00:00",
+        ]
+    )
+    entries = feedparser.parse(body).entries
+    assert {e.updated_parsed[:6] for e in entries if e.title.startswith("Same time")} == {(2024, 3, 1, 10, 0, 0)}

@@ -99,3 +99,17 @@ def test_identical_on_the_synthetic_corpus(tmp_path: Path):
 
     folder = generate(tmp_path / "synthetic", 400, seed=7, source=CORPUS)
     assert_identical(load_folder(folder).articles, SITES[1], limit=50)
+
+
+def test_identical_with_simultaneous_updates():
+    """Both renderers spell repeated atom:updated instants apart the same way."""
+    same = [
+        parse_article(
+            front_matter(
+                article(title=f"Same {n}", publishedDateTime="2024-03-01T10:00:00Z", webUrl=f"https://e.org/{n}")
+            ),
+            f"same-{n}.md",
+        )
+        for n in range(4)
+    ]
+    assert_identical(same, SITES[0])

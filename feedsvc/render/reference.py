@@ -7,6 +7,7 @@ byte-for-byte equality, so feedgen remains the definition of our XML.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,7 @@ from feedsvc.render.content import article_html, excerpt_html
 from feedsvc.render.feedgen_ext import NAMESPACE, FeedsvcEntryExtension, FeedsvcExtension, Link
 from feedsvc.render.media import image_type, rss_image_allowed
 from feedsvc.render.spec import GENERATOR, FeedSpec
+from feedsvc.render.xmlfeeds import entry_updated_stamps
 
 
 def render_rss(spec: FeedSpec, articles: Sequence[Article]) -> bytes:
@@ -40,7 +42,24 @@ def rss_profile_escapes(xml: bytes) -> bytes:
 def render_atom(spec: FeedSpec, articles: Sequence[Article]) -> bytes:
     """Given a feed spec and its articles (newest first), return Atom 1.0 bytes."""
     fg = _feed(spec, articles, rss=False)
-    return fg.atom_str(pretty=True)  # type: ignore[no-any-return]
+    document: bytes = fg.atom_str(pretty=True)
+    return _respell_entry_updated(document, entry_updated_stamps(articles))
+
+
+def _respell_entry_updated(document: bytes, stamps: list[str]) -> bytes:
+    """feedgen formats each datetime itself: give its entries' atom:updated the spellings
+    entry_updated_stamps chose (the first <updated> is the feed's own)."""
+    found = iter(stamps)
+    first = True
+
+    def replace(match: re.Match[bytes]) -> bytes:
+        nonlocal first
+        if first:
+            first = False
+            return match.group(0)
+        return b"<updated>" + next(found).encode() + b"</updated>"
+
+    return re.sub(rb"<updated>[^<]*</updated>", replace, document)
 
 
 def _feed(spec: FeedSpec, articles: Sequence[Article], rss: bool) -> FeedGenerator:

@@ -50,9 +50,37 @@ def render_atom(spec: FeedSpec, articles: Sequence[Article], item: ItemRenderer 
     """Given a feed spec and its articles (newest first), return Atom 1.0 bytes."""
     render_item = item or atom_entry
     parts = [atom_head(spec)]
-    parts.extend(render_item(article, spec.urls) for article in articles)
+    for article, stamp in zip(articles, entry_updated_stamps(articles), strict=True):
+        entry = render_item(article, spec.urls)
+        written = article.updated_at.isoformat()
+        if stamp != written:
+            entry = entry.replace(f"<updated>{written}</updated>", f"<updated>{stamp}</updated>", 1)
+        parts.append(entry)
     parts.append("</feed>\n")
     return "".join(parts).encode("utf-8")
+
+
+def entry_updated_stamps(articles: Sequence[Article]) -> list[str]:
+    """Each entry's atom:updated, spelled so that no two entries of a feed spell it alike.
+
+    Two articles can really be updated in the same second, but the W3C
+    validator warns about two entries with the same atom:updated text. RFC
+    3339 allows any number of digits of fractional seconds, so the n-th
+    repeat of an instant gets n more zeros: the same instant, spelled apart
+    ("…T15:09:00+00:00", "…T15:09:00.0+00:00", "…T15:09:00.00+00:00").
+    """
+    seen: dict[datetime, int] = {}
+    stamps = []
+    for article in articles:
+        moment = article.updated_at
+        repeats = seen.get(moment, 0)
+        seen[moment] = repeats + 1
+        stamp = moment.isoformat()
+        if repeats:
+            clock, zone = stamp[:-6], stamp[-6:]  # UTC: "+00:00"
+            stamp = f"{clock}{'' if '.' in clock else '.'}{'0' * repeats}{zone}"
+        stamps.append(stamp)
+    return stamps
 
 
 # RSS
