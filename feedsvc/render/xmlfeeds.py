@@ -50,12 +50,15 @@ def render_atom(spec: FeedSpec, articles: Sequence[Article], item: ItemRenderer 
     """Given a feed spec and its articles (newest first), return Atom 1.0 bytes."""
     render_item = item or atom_entry
     parts = [atom_head(spec)]
-    for article, stamp in zip(articles, entry_updated_stamps(articles), strict=True):
-        entry = render_item(article, spec.urls)
-        written = article.updated_at.isoformat()
-        if stamp != written:
-            entry = entry.replace(f"<updated>{written}</updated>", f"<updated>{stamp}</updated>", 1)
-        parts.append(entry)
+    entries = [render_item(article, spec.urls) for article in articles]
+    if len({article.updated_at for article in articles}) < len(articles):  # rare: respell the repeats
+        for number, (article, stamp) in enumerate(zip(articles, entry_updated_stamps(articles), strict=True)):
+            written = article.updated_at.isoformat()
+            if stamp != written:
+                entries[number] = entries[number].replace(
+                    f"<updated>{written}</updated>", f"<updated>{stamp}</updated>", 1
+                )
+    parts.extend(entries)
     parts.append("</feed>\n")
     return "".join(parts).encode("utf-8")
 
