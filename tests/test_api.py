@@ -630,3 +630,67 @@ def test_api_readers_never_wait_on_a_writer(folder: Path):
     # none of them waited anything like the write's own time.
     assert len(during) >= 10, (len(during), put["took"])
     assert max(during) < put["took"] / 4, (max(during), put["took"])
+
+
+def _put_with_a_body_that_stalls(app: Any, first: bytes) -> tuple[int, bytes]:
+    """PUT whose body sends ``first`` and then nothing more; the status and body of the answer."""
+    import asyncio
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "PUT",
+        "scheme": "http",
+        "path": "/api/articles/slow",
+        "raw_path": b"/api/articles/slow",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"feeds.test"),
+            (b"authorization", AUTH["Authorization"].encode()),
+            (b"content-type", b"text/markdown"),
+        ],
+        "client": ("127.0.0.1", 1),
+        "server": ("feeds.test", 80),
+    }
+    sent: list[dict[str, Any]] = []
+    chunks = [{"type": "http.request", "body": first, "more_body": True}]
+
+    async def receive() -> dict[str, Any]:
+        if chunks:
+            return chunks.pop()
+        await asyncio.sleep(3600)  # the client stalls
+        raise AssertionError("never")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def run() -> None:
+        await asyncio.wait_for(app(scope, receive, send), timeout=30)
+
+    asyncio.run(run())
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return int(sent[0]["status"]), body
+
+
+def test_a_body_that_stalls_gets_408_and_writes_nothing(
+    folder: Path, client_for: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch
+):
+    from feedsvc.api import documents
+
+    monkeypatch.setattr(documents, "BODY_IDLE_SECONDS", 0.2)
+    client = client_for(folder, api_token=TOKEN)
+    status, body = _put_with_a_body_that_stalls(client.app, b"---\ntitle: Slow")
+    assert status == 408 and b"stalled" in body
+    assert not (folder / "slow.md").exists()
+
+
+def test_a_body_that_trickles_past_the_whole_deadline_gets_408(
+    folder: Path, client_for: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch
+):
+    from feedsvc.api import documents
+
+    monkeypatch.setattr(documents, "BODY_SECONDS", 0.3)  # shorter than the idle limit: the whole deadline decides
+    client = client_for(folder, api_token=TOKEN)
+    assert _put_with_a_body_that_stalls(client.app, b"---\ntitle: Slow")[0] == 408

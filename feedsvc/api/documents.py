@@ -35,6 +35,10 @@ JSON_TYPES = ("application/json",)
 MAX_NUMBER_CHARS = 40
 MAX_VALUES = 10_000
 MAX_PROBLEMS = 20
+# A PUT body must keep coming and be complete in time (nginx: client_body_timeout), so
+# that even a client holding the token cannot keep a request open by trickling its body.
+BODY_IDLE_SECONDS = 10.0
+BODY_SECONDS = 60.0
 
 # --- The JSON form of an article, as published in /api/openapi.json --------------------
 #

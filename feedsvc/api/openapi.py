@@ -9,7 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from feedsvc import __version__
-from feedsvc.api.documents import ARTICLE_FIELDS, JSON_TYPES, MARKDOWN_TYPES, MAX_NUMBER_CHARS, MAX_VALUES, SLUG
+from feedsvc.api.documents import (
+    ARTICLE_FIELDS,
+    BODY_IDLE_SECONDS,
+    BODY_SECONDS,
+    JSON_TYPES,
+    MARKDOWN_TYPES,
+    MAX_NUMBER_CHARS,
+    MAX_VALUES,
+    SLUG,
+)
 from feedsvc.parse import MAX_DEPTH
 
 _PROBLEM = {
@@ -251,6 +260,9 @@ def openapi_document(base_url: str, max_bytes: int) -> dict[str, Any]:
                         "200": _json("Replaced", "Published"),
                         "201": _json("Created", "Published"),
                         "400": _BAD_SLUG,
+                        "408": _text(
+                            f"The body stalled for {BODY_IDLE_SECONDS:g} s, or took over {BODY_SECONDS:g} s to arrive"
+                        ),
                         "413": _text(f"The body is larger than {max_bytes} bytes"),
                         "415": _text(
                             f"The media type is not one of {', '.join(MARKDOWN_TYPES + JSON_TYPES)}, "

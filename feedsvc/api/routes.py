@@ -8,6 +8,7 @@ never wait on a writer.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import hmac
 import logging
@@ -21,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from feedsvc.api import documents
 from feedsvc.api.documents import (
     JSON_TYPES,
     MARKDOWN_TYPES,
@@ -116,16 +118,31 @@ def reader_for(content_type: str) -> Reader:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing (413) anything over ``limit`` bytes before it is all read."""
+    """The request body, refusing (413) anything over ``limit`` bytes before it is all read,
+    and (408) one that stalls for BODY_IDLE_SECONDS or takes over BODY_SECONDS (api/documents.py)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise HTTPException(413, f"the body is larger than the limit of {limit} bytes")
     body = bytearray()
-    async for chunk in request.stream():
+    loop = asyncio.get_running_loop()
+    idle, whole = documents.BODY_IDLE_SECONDS, documents.BODY_SECONDS  # read here: tests shorten them
+    deadline = loop.time() + whole
+    chunks = aiter(request.stream())
+    while True:
+        wait = min(idle, deadline - loop.time())
+        try:
+            chunk = await asyncio.wait_for(anext(chunks), max(wait, 0))
+        except StopAsyncIteration:
+            return bytes(body)
+        except TimeoutError:
+            raise HTTPException(
+                408,
+                f"the request body stalled for {idle:g} s or took over {whole:g} s",
+                headers={"Connection": "close"},
+            ) from None
         body += chunk
         if len(body) > limit:
             raise HTTPException(413, f"the body is larger than the limit of {limit} bytes")
-    return bytes(body)
 
 
 def storage_error(exc: OSError, source: str, change: str) -> HTTPException:
