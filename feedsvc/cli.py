@@ -126,7 +126,7 @@ def serve(given: dict[str, str | None]) -> int:
     except ConfigError as exc:
         print(f"feedsvc: {exc}", file=sys.stderr)
         return 2
-    from feedsvc.web.app import create_app
+    from feedsvc.app import create_app
     from feedsvc.web.server import serve as serve_http
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")

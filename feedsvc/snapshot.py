@@ -31,9 +31,9 @@ from typing import Any
 
 from feedsvc import __version__
 from feedsvc.folder import Signature
-from feedsvc.live.storage import atomic_write
 from feedsvc.loader import Skipped
 from feedsvc.model import Article, Image, Problem, Provider, Related, Topic
+from feedsvc.storage import atomic_write
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ import pytest
 import yaml
 from starlette.testclient import TestClient
 
+from feedsvc.app import create_app
 from feedsvc.settings import Settings
-from feedsvc.web.app import create_app
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("FEEDSVC_SHARED", REPO.parent / "shared"))

@@ -22,8 +22,8 @@ from schemathesis.openapi import from_asgi
 
 from feedsvc.api.documents import JSON_TYPES
 from feedsvc.api.throttle import AuthThrottle
+from feedsvc.app import FeedApp, create_app
 from feedsvc.settings import Settings
-from feedsvc.web.app import FeedApp, create_app
 
 from .conftest import REPO
 

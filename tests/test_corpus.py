@@ -16,8 +16,8 @@ pytestmark = [needs_corpus, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def corpus_client() -> TestClient:
+    from feedsvc.app import create_app
     from feedsvc.settings import Settings
-    from feedsvc.web.app import create_app
 
     return TestClient(create_app(Settings(content=CORPUS, allowed_hosts=("feeds.test",))), base_url="http://feeds.test")
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from feedsvc.app import create_app
 from feedsvc.settings import Settings
-from feedsvc.web.app import create_app
 from feedsvc.web.server import (
     LIMITS,
     EdgeLimits,

@@ -1,4 +1,4 @@
-"""Durable writes (feedsvc/live/storage.py): the order of the system calls that
+"""Durable writes (feedsvc/storage.py): the order of the system calls that
 make a write survive a crash, failures that leave the old version whole, and
 the start-up cleanup of temporary files a crash left behind."""
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from feedsvc.live import storage
-from feedsvc.live.storage import STALE_SECONDS, atomic_delete, atomic_write, remove_stale_temporaries
+from feedsvc import storage
+from feedsvc.storage import STALE_SECONDS, atomic_delete, atomic_write, remove_stale_temporaries
 
 real_write, real_fsync, real_replace, real_open = os.write, os.fsync, os.replace, os.open
 

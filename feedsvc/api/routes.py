@@ -37,9 +37,9 @@ from feedsvc.api.documents import (
 from feedsvc.api.openapi import openapi_document
 from feedsvc.api.throttle import AuthThrottle, client_key
 from feedsvc.index import sort_key
-from feedsvc.live.storage import atomic_delete, atomic_write
 from feedsvc.model import Article
 from feedsvc.parse import InvalidArticle
+from feedsvc.storage import atomic_delete, atomic_write
 from feedsvc.text import slugify
 from feedsvc.web.routes import base_url, parse_limit
 from feedsvc.web.service import FeedService
@@ -59,7 +59,7 @@ def bearer_ok(authorization: str | None, token: str) -> bool:
 
 
 def throttle_for(request: Request) -> AuthThrottle:
-    """The app's failed-authentication counter (made with the app, see web/app.py)."""
+    """The app's failed-authentication counter (made with the app, see app.py)."""
     throttle: AuthThrottle = request.app.state.auth_throttle
     return throttle
 

@@ -20,10 +20,10 @@ from starlette.concurrency import run_in_threadpool
 from feedsvc import snapshot
 from feedsvc.folder import BackgroundScan, Signature, article_paths, is_article_name, modified_at, signatures
 from feedsvc.index import Index, IndexDiff
-from feedsvc.live.storage import remove_stale_temporaries
 from feedsvc.loader import PARALLEL_THRESHOLD, Skipped, load_folder, log_warnings, read_file
 from feedsvc.memory import paused_gc
 from feedsvc.model import Article
+from feedsvc.storage import remove_stale_temporaries
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,9 @@
-"""The ASGI application: routes, error responses and the service on app.state."""
+"""The composition root: the ASGI app from settings.
+
+It assembles the feed routes (web/), the write API (api/) and the live drivers
+(live/), with the error responses and the service on app.state. Nothing in the
+package imports it but the command line, so web/ and api/ import one way.
+"""
 
 from __future__ import annotations
 
