@@ -11,11 +11,12 @@ from feedsvc.index import ALL, FeedKind, Index
 from feedsvc.loader import load_folder
 from feedsvc.model import Article
 from feedsvc.parse import parse_article
-from feedsvc.render import reference, xmlfeeds
+from feedsvc.render import xmlfeeds
 from feedsvc.render.spec import Site, feed_spec
 from feedsvc.urls import Urls
 
 from .conftest import CORPUS, FIXTURES, REPO, article, front_matter
+from .reference import renderer as reference
 
 PAIRS = {"rss": (reference.render_rss, xmlfeeds.render_rss), "atom": (reference.render_atom, xmlfeeds.render_atom)}
 SITES = [Site(), Site(title='A & B <Feeds> "quoted"', language="en-GB", hubs=("https://hub.example/?a=1&b=2",))]

@@ -17,10 +17,11 @@ from feedgen.feed import FeedGenerator
 from feedsvc.index import FeedKind, FeedRef
 from feedsvc.model import Article, Image
 from feedsvc.render.content import article_html, excerpt_html
-from feedsvc.render.feedgen_ext import NAMESPACE, FeedsvcEntryExtension, FeedsvcExtension, Link
 from feedsvc.render.media import image_type, rss_image_allowed
 from feedsvc.render.spec import GENERATOR, FeedSpec
 from feedsvc.render.xmlfeeds import entry_updated_stamps
+
+from .feedgen_ext import NAMESPACE, FeedsvcEntryExtension, FeedsvcExtension, Link
 
 
 def render_rss(spec: FeedSpec, articles: Sequence[Article]) -> bytes:
