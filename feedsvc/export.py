@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from feedsvc.compress import gzipped
 from feedsvc.index import ALL, FeedKind, Index
 from feedsvc.model import Article
 from feedsvc.render import FORMATS
@@ -33,7 +34,6 @@ from feedsvc.render.opml import render_opml
 from feedsvc.render.spec import Site, feed_spec
 from feedsvc.render.xmlfeeds import atom_entry, rss_item
 from feedsvc.urls import DEFAULT_LIMIT, Urls
-from feedsvc.web.conditional import gzipped
 
 ITEM_RENDERERS = {"rss": rss_item, "atom": atom_entry}
 MANIFEST = ".feedsvc-build"

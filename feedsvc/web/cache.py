@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 
 from cachetools import LRUCache
 
-from feedsvc.web.conditional import gzipped, http_date, strong_etag
+from feedsvc.compress import gzipped
+from feedsvc.web.conditional import http_date, strong_etag
 from feedsvc.web.security import security_headers
 
 Clock = Callable[[], datetime]
