@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from urllib.parse import quote
@@ -26,6 +27,7 @@ from feedsvc.index import FeedRef
 from feedsvc.live.schedule import release_when_due
 from feedsvc.live.watcher import watch
 from feedsvc.live.websub import HubNotifier
+from feedsvc.memory import release_free_memory, tune_memory
 from feedsvc.render import FORMATS
 from feedsvc.settings import Settings
 from feedsvc.urls import Urls
@@ -70,6 +72,21 @@ def _slash_redirect(request: Request) -> Response | None:
     return RedirectResponse(f"{base}{quote(other)}{query}", status_code=301)
 
 
+def serving_app(settings: Settings) -> FeedApp:
+    """The app `feedsvc serve` runs: the folder loaded, the process tuned for a long-lived
+    server, and the start-up snapshot written when the folder had to be read in full."""
+    service, how = FeedService.load(settings)
+    release_free_memory()
+    # After loading: its big temporary buffers (a 16 MB snapshot, say) are quicker
+    # from the heap than from fresh mappings (measured: 6 ms of a 0.3 s warm start).
+    tune_memory()
+    path = snapshot_path(settings)
+    if path is not None and how == "full":
+        # Off the start-up path: the service is ready before the snapshot is written.
+        threading.Thread(target=service.publisher.save_snapshot, args=(path,), daemon=True).start()
+    return create_app(settings, service)
+
+
 def create_app(settings: Settings, service: FeedService | None = None) -> FeedApp:
     """Given settings (and optionally a ready service), return the ASGI app.
 
@@ -77,7 +94,7 @@ def create_app(settings: Settings, service: FeedService | None = None) -> FeedAp
     configuration fails at start-up. The watcher and the WebSub notifier
     run for the lifetime of the server.
     """
-    service = service or FeedService.from_settings(settings)
+    service = service or FeedService.load(settings)[0]
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

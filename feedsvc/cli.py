@@ -126,11 +126,11 @@ def serve(given: dict[str, str | None]) -> int:
     except ConfigError as exc:
         print(f"feedsvc: {exc}", file=sys.stderr)
         return 2
-    from feedsvc.app import create_app
+    from feedsvc.app import serving_app
     from feedsvc.web.server import serve as serve_http
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    app = create_app(settings)
+    app = serving_app(settings)
     collect_from_now()
     # uvicorn with uvloop and httptools, bounded per client (web/server.py).
     return serve_http(app, settings)
