@@ -90,7 +90,7 @@ def test_snapshot_cannot_run_code(folder: Path, tmp_path: Path, monkeypatch: pyt
             return (os.system, (f"touch {marker}",))
 
     path = tmp_path / "snap"
-    path.write_bytes(pickle.dumps({"format": snapshot.FORMAT, "articles": [Evil()]}))
+    path.write_bytes(pickle.dumps({"identity": snapshot.identity(), "articles": [Evil()]}))
     path.chmod(0o600)  # private, as a real snapshot is: under umask 002 it would be refused before unpickling
     asked: list[tuple[str, str]] = []
     find_class = snapshot._Unpickler.find_class
@@ -123,12 +123,9 @@ def test_snapshot_is_skipped_when_most_files_changed(folder: Path, tmp_path: Pat
 
 
 def _forged(folder: Path, tmp_path: Path, articles: list[object]) -> Path:
-    from feedsvc import __version__
-
     path = tmp_path / "forged"
     payload = {
-        "format": snapshot.FORMAT,
-        "version": __version__,
+        "identity": snapshot.identity(),
         "root": str(folder.resolve()),
         "articles": articles,
         "skipped": [],
@@ -230,3 +227,50 @@ def test_snapshot_writable_by_group_or_others_is_ignored(folder: Path, tmp_path:
     path = _saved(folder, tmp_path)
     path.chmod(mode)
     assert Publisher(folder).load(path) == "full"
+
+
+def _with_new_field(monkeypatch: pytest.MonkeyPatch, kind: type, name: str, hint: object, default: object) -> None:
+    """Change the model as adding ``name: hint = default`` to its class would."""
+    monkeypatch.setattr(kind, "_fields", (*kind._fields, name))  # type: ignore[attr-defined]
+    monkeypatch.setattr(kind, "_field_defaults", {**kind._field_defaults, name: default})  # type: ignore[attr-defined]
+    monkeypatch.setattr(kind, "__annotations__", {**kind.__annotations__, name: hint})
+
+
+@pytest.mark.parametrize("kind", snapshot.MODEL)
+def test_snapshot_identity_changes_with_every_model_record(monkeypatch: pytest.MonkeyPatch, kind: type):
+    before = snapshot.identity()
+    _with_new_field(monkeypatch, kind, "language", "str", "")
+    assert snapshot.identity() != before
+
+
+def test_snapshot_identity_changes_with_a_field_type_or_default(monkeypatch: pytest.MonkeyPatch):
+    before = snapshot.identity()
+    monkeypatch.setattr(Article, "_field_defaults", {**Article._field_defaults, "kind": "video"})
+    assert snapshot.identity() != before
+    monkeypatch.undo()
+    monkeypatch.setattr(Image, "__annotations__", {**Image.__annotations__, "width": "float | None"})
+    assert snapshot.identity() != before
+    monkeypatch.undo()
+    assert snapshot.identity() == before  # and it is stable while nothing changes
+
+
+def test_snapshot_identity_changes_with_the_version(monkeypatch: pytest.MonkeyPatch):
+    before = snapshot.identity()
+    monkeypatch.setattr(snapshot, "__version__", "99.0.0")
+    assert snapshot.identity() != before
+
+
+def test_snapshot_made_before_a_model_change_is_ignored(folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # A warm start from it would serve the new field's default for every
+    # unchanged file, where a cold start has what the parser fills in.
+    path = _saved(folder, tmp_path)
+    _with_new_field(monkeypatch, Article, "language", "str", "")
+    assert Publisher(folder).load(path) == "full"
+
+
+def test_snapshot_shape_checks_follow_the_model(monkeypatch: pytest.MonkeyPatch):
+    # Read from the annotations, not a copy of them: a new field is checked too.
+    good = _RICH._replace(category="news")
+    assert snapshot._well_formed([good], {good.source: 1})
+    monkeypatch.setattr(Article, "__annotations__", {**Article.__annotations__, "category": "int"})
+    assert not snapshot._well_formed([good], {good.source: 1})
