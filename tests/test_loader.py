@@ -3,6 +3,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -223,9 +224,15 @@ def test_a_worker_killed_holding_the_counter_does_not_hang_the_load(
         return read_chunk(files)
 
     monkeypatch.setattr("feedsvc.loader._read_chunk", slow_first_chunk)
+    # A daemon thread, so that a load that hangs on the lock fails this test instead of the whole run.
+    done: list[LoadResult] = []
     started = time.monotonic()
-    assert load_folder(SEEDS, workers=2).articles == serial.articles
-    assert 1.5 <= time.monotonic() - started < 10  # it waited for the lock, then read the rest itself
+    loading = threading.Thread(target=lambda: done.append(load_folder(SEEDS, workers=2)), daemon=True)
+    loading.start()
+    loading.join(timeout=120)
+    assert done, "the load hung on the counter's lock"
+    assert time.monotonic() - started >= 1.5  # it waited for the lock (a lower bound: a busy machine only adds)
+    assert done[0].articles == serial.articles  # then read the rest itself
     assert len(calls) == 9  # every chunk, here
 
 
