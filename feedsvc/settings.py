@@ -201,23 +201,29 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
+# The one place defaults are written is SETTINGS; Settings takes each of its
+# defaults from there by name (as datasette's DEFAULT_SETTINGS does), so code
+# that builds Settings() directly, tests included, gets what start-up gets.
+DEFAULTS: dict[str, Any] = {setting.name: setting.default for setting in SETTINGS}
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
-    content: Path = Path("seeds")
-    host: str = "127.0.0.1"
-    port: int = 8000
-    base_url: str | None = None
-    allowed_hosts: tuple[str, ...] | None = None
-    max_age: int = 300
-    cache_mb: int = 64
-    title: str = "feedsvc"
-    language: str = "en"
-    log_level: str = "info"
-    watch: str = "auto"
-    api_token: str | None = None
-    snapshot: str = "auto"
-    api_max_bytes: int = 1048576
-    websub_hub: tuple[str, ...] = ()
+    content: Path = DEFAULTS["content"]
+    host: str = DEFAULTS["host"]
+    port: int = DEFAULTS["port"]
+    base_url: str | None = DEFAULTS["base_url"]
+    allowed_hosts: tuple[str, ...] | None = DEFAULTS["allowed_hosts"]
+    max_age: int = DEFAULTS["max_age"]
+    cache_mb: int = DEFAULTS["cache_mb"]
+    title: str = DEFAULTS["title"]
+    language: str = DEFAULTS["language"]
+    log_level: str = DEFAULTS["log_level"]
+    watch: str = DEFAULTS["watch"]
+    api_token: str | None = DEFAULTS["api_token"]
+    snapshot: str = DEFAULTS["snapshot"]
+    api_max_bytes: int = DEFAULTS["api_max_bytes"]
+    websub_hub: tuple[str, ...] = DEFAULTS["websub_hub"]
 
 
 def load_settings(given: Mapping[str, str | None], environ: Mapping[str, str]) -> Settings:
