@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from feedsvc.index import ALL, FeedKind, FeedRef
 from feedsvc.live.publisher import Publisher
+from feedsvc.live.schedule import release_when_due
 
 from .conftest import Server, article, front_matter, poll_until
 
@@ -99,3 +101,29 @@ def test_a_running_server_publishes_a_held_article_when_it_comes_due(tmp_path: P
         assert datetime.now(UTC) >= due
     finally:
         server.stop()
+
+
+def test_the_scheduler_waits_by_the_publishers_clock(tmp_path: Path):
+    # Far in the future by the real clock, due now by the injected one: the
+    # scheduler must publish it at once, not sleep as the wall clock would say.
+    far = datetime(2100, 1, 1, tzinfo=UTC)
+    (tmp_path / "far.md").write_text(front_matter(article(title="Far off", publishedDateTime=stamp(far))))
+    clock = Clock()
+    clock.now = far - timedelta(hours=1)
+    publisher = Publisher(tmp_path, clock)
+    publisher.load()
+    assert titles(publisher) == []
+    clock.now = far
+
+    async def run() -> list[str]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(release_when_due(publisher, stop))
+        for _ in range(200):  # up to ~10 s; a scheduler on the wall clock would sleep 60 s
+            if titles(publisher):
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+        return titles(publisher)
+
+    assert asyncio.run(run()) == ["Far off"]

@@ -12,12 +12,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 
 from feedsvc import snapshot
+from feedsvc.clock import Clock, utc_now
 from feedsvc.folder import BackgroundScan, Signature, article_paths, is_article_name, modified_at, signatures
 from feedsvc.index import Index, IndexDiff
 from feedsvc.loader import PARALLEL_THRESHOLD, Skipped, load_folder, log_warnings, read_file
@@ -35,10 +36,6 @@ RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
 Listener = Callable[[Index, IndexDiff], None]
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class Publisher:
     """Owns the index and the per-file state behind it.
 
@@ -46,7 +43,7 @@ class Publisher:
     unpublished) until its time comes; :meth:`release_due` publishes it then.
     """
 
-    def __init__(self, root: Path, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, root: Path, clock: Clock = utc_now) -> None:
         self.root = root.resolve()  # watchers report absolute paths
         self.index = Index([])
         self.skipped: dict[str, Skipped] = {}
@@ -105,6 +102,11 @@ class Publisher:
             articles = [self.held.get(article.source, article) for article in self.index.all_articles()]
             state = snapshot.Snapshot(articles, list(self.skipped.values()), dict(self._signatures))
         snapshot.save(path, self.root, state)
+
+    def now(self) -> datetime:
+        """The time by this publisher's clock: what holding and releasing go by,
+        so the scheduler waits by it too."""
+        return self._clock()
 
     def next_due(self) -> datetime | None:
         """When the earliest held article is due, if any is held.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime
 
 from starlette.concurrency import run_in_threadpool
 
@@ -17,12 +16,13 @@ LONGEST_SLEEP = 60.0  # look again at least this often (a held article may be ad
 
 
 async def release_when_due(publisher: Publisher, stop: asyncio.Event) -> None:
-    """Until ``stop`` is set, publish each held article at its date."""
+    """Until ``stop`` is set, publish each held article at its date (by the
+    publisher's clock, the one it holds and releases by)."""
     while not stop.is_set():
         due = publisher.next_due()
         wait = LONGEST_SLEEP
         if due is not None:
-            wait = min(LONGEST_SLEEP, max(0.0, (due - datetime.now(UTC)).total_seconds()))
+            wait = min(LONGEST_SLEEP, max(0.0, (due - publisher.now()).total_seconds()))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=wait + 0.01)
         if stop.is_set():

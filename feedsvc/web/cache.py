@@ -10,19 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from cachetools import LRUCache
 
+from feedsvc.clock import Clock as Clock  # re-exported: the web layer names its clock from here
+from feedsvc.clock import utc_now as utc_now
 from feedsvc.compress import gzipped
 from feedsvc.web.conditional import http_date, strong_etag
 from feedsvc.web.security import security_headers
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
