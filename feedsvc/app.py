@@ -10,16 +10,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.datastructures import State
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Match
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from feedsvc.api.routes import ROUTES as API_ROUTES
 from feedsvc.api.throttle import AuthThrottle
@@ -87,8 +89,10 @@ def serving_app(settings: Settings) -> FeedApp:
     return create_app(settings, service)
 
 
-def create_app(settings: Settings, service: FeedService | None = None) -> FeedApp:
-    """Given settings (and optionally a ready service), return the ASGI app.
+def create_app(
+    settings: Settings, service: FeedService | None = None, middleware: Sequence[Middleware] = ()
+) -> FeedApp:
+    """Given settings (and optionally a ready service and middleware), return the ASGI app.
 
     The content folder is loaded here, before the server binds, so a broken
     configuration fails at start-up. The watcher and the WebSub notifier
@@ -128,11 +132,28 @@ def create_app(settings: Settings, service: FeedService | None = None) -> FeedAp
     app.router.redirect_slashes = False  # http_error redirects, to the base URL
     app.state.service = service
     app.state.auth_throttle = AuthThrottle()  # failed API authentications per address
-    return FeedApp(app, service)
+    return FeedApp(app, service, middleware)
 
 
 class FeedApp(FastFeeds):
-    """The ASGI app: the cache fast path in front of the Starlette app."""
+    """The ASGI app: cross-cutting middleware, then the cache fast path, then the Starlette app.
+
+    Every cross-cutting concern (metrics, access logs, rate limits, ...) is a
+    ``Middleware`` given to create_app: it wraps the fast path, so it sees the
+    repeat requests the cache answers as well as routed ones. Starlette's own
+    middleware list stays empty (a test holds it so): middleware there would
+    sit behind the fast path and miss most requests.
+    """
+
+    def __init__(self, app: ASGIApp, service: FeedService, middleware: Sequence[Middleware] = ()) -> None:
+        super().__init__(app, service)
+        outer: ASGIApp = super().__call__
+        for entry in reversed(middleware):
+            outer = entry.cls(outer, *entry.args, **entry.kwargs)
+        self._outer = outer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._outer(scope, receive, send)
 
     @property
     def state(self) -> State:
