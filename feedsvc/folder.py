@@ -111,6 +111,22 @@ class BackgroundScan:
             process.communicate()
 
 
+def left_out(name: str) -> bool:
+    """Is a file or folder of this name left out wherever it is? Hidden ones
+    (editor swap files, .git) and editor backups (``*~``) are."""
+    return name.startswith(".") or name.endswith("~")
+
+
+def named_like_an_article(name: str) -> bool:
+    """Is a file of this name, not :func:`left_out`, an article? A known
+    suffix, any case, and not a README.
+
+    With :func:`left_out` of every part of its path, the one rule: the scan
+    and :func:`is_article_name` both ask exactly these two.
+    """
+    return os.path.splitext(name)[1].lower() in ARTICLE_SUFFIXES and not name.lower().startswith("readme")
+
+
 def scan(folder: str) -> Iterator[os.DirEntry[str]]:
     """Every article file below ``folder`` (os.scandir: no stat per file to list it)."""
     try:
@@ -119,27 +135,25 @@ def scan(folder: str) -> Iterator[os.DirEntry[str]]:
         return
     for entry in entries:
         name = entry.name
-        if name.startswith(".") or name.endswith("~"):
+        if left_out(name):
             continue
         if entry.is_dir(follow_symlinks=False):
             yield from scan(entry.path)
-        elif (
-            os.path.splitext(name)[1].lower() in ARTICLE_SUFFIXES
-            and not name.lower().startswith("readme")
-            and entry.is_file()
-        ):
+        elif named_like_an_article(name) and entry.is_file():
             yield entry
 
 
 def is_article_name(path: Path, root: Path) -> bool:
-    """Could ``path`` (below ``root``) be an article file, judging by its name alone?"""
+    """Could ``path`` (below ``root``) be an article file, judging by its name alone?
+
+    The same answer the scan gives: nothing on the way left out, and the
+    file named like an article.
+    """
     try:
-        relative = path.relative_to(root).parts
+        *folders, name = path.relative_to(root).parts
     except ValueError:
-        return False
-    if not relative or any(part.startswith(".") for part in relative) or path.name.endswith("~"):
-        return False
-    return not path.name.lower().startswith("readme") and path.suffix.lower() in ARTICLE_SUFFIXES
+        return False  # outside root, or root itself
+    return not left_out(name) and not any(map(left_out, folders)) and named_like_an_article(name)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from feedsvc.folder import BackgroundScan, signatures
+from feedsvc.folder import BackgroundScan, article_paths, is_article_name, signatures
 from feedsvc.live.publisher import Publisher
 
 from .conftest import REPO
@@ -65,3 +65,51 @@ def test_an_unusable_snapshot_leaves_no_scan_process_behind(folder: Path, tmp_pa
     path.chmod(0o600)
     assert Publisher(folder).load(path) == "full"
     assert scan_children() == []
+
+
+# Every kind of name the rule decides on, and whether it is an article.
+NAMES = {
+    "a.md": True,
+    "B.MD": True,
+    "c.markdown": True,
+    "d.txt": True,
+    "e.yaml": True,
+    "f.Yml": True,
+    "g.tar.md": True,
+    "data.json": False,
+    "no-suffix": False,
+    "trailing-dot.": False,
+    "md": False,
+    ".hidden.md": False,
+    "backup.md~": False,
+    "notes.md.swp": False,
+    ".notes.md.swp": False,
+    "README.md": False,
+    "readme.txt": False,
+    "ReadMe-draft.md": False,
+    "sub/ok.md": True,
+    "sub/README.md": False,
+    "sub/.x.md": False,
+    "sub/.hidden/x.md": False,
+    "sub/deeper/.git/y.md": False,
+    ".git/config.md": False,
+    "old~/x.md": False,
+    "README/inside.md": True,  # only a README file is left out, not a folder of that name
+    "a/b/c/d.yml": True,
+}
+
+
+def test_the_scan_and_the_name_rule_agree_on_every_kind_of_name(tmp_path: Path):
+    root = tmp_path / "content"
+    for name in NAMES:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("---\ntitle: x\n---\n")
+    scanned = {path.relative_to(root).as_posix() for path in article_paths(root)}
+    assert scanned == set(signatures(root))
+    named = {name for name in NAMES if is_article_name(root / name, root)}
+    assert scanned == named == {name for name, article in NAMES.items() if article}
+
+
+def test_the_name_rule_refuses_what_is_not_below_the_root(tmp_path: Path):
+    assert not is_article_name(tmp_path / "a.md", tmp_path / "content")
+    assert not is_article_name(tmp_path, tmp_path)
