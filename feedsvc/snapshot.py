@@ -160,20 +160,20 @@ def _well_formed(articles: Any, signatures: dict[str, Signature]) -> bool:
     if type(articles) is not list:
         return False
     records: dict[type, list[Any]] = {kind: [] for kind in MODEL}
-    records[Article] = articles
     dates: list[Any] = []
     for kind in MODEL:  # containers come first, so every record is gathered before its kind is checked
-        found = records[kind] = _distinct(records[kind])
-        if not _shaped(kind, found):
+        columns = _columns(kind, articles if kind is Article else _distinct(records[kind]))
+        if columns is None:
             return False
         for name, hint in get_type_hints(kind).items():
-            values = list(map(attrgetter(name), found))
-            if datetime in _allowed(hint):
-                dates += [d for d in values if d is not None]
-            held = _held(hint)
+            column, allowed, held = columns[name], _allowed(hint), _held(hint)
+            if not set(map(type, column)) <= allowed:
+                return False
+            if datetime in allowed:
+                dates += [d for d in column if d is not None]
             if held is not None:
                 many = get_origin(hint) is tuple
-                records[held] += chain.from_iterable(values) if many else [v for v in values if v is not None]
+                records[held] += chain.from_iterable(column) if many else [v for v in column if v is not None]
     return (
         None not in set(map(attrgetter("tzinfo"), dates))
         and set(map(attrgetter("source"), articles)) <= signatures.keys()
@@ -186,14 +186,13 @@ def _distinct(records: list[Any]) -> list[Any]:
     return list(dict(zip(map(id, records), records, strict=True)).values())
 
 
-def _shaped(kind: type, records: list[Any]) -> bool:
-    """Is every record exactly of this kind, with every field of its annotated type?"""
-    if not records:
-        return True
+def _columns(kind: type, records: list[Any]) -> dict[str, tuple[Any, ...]] | None:
+    """Each field's values over all the records, if every one is exactly of this kind."""
     if not set(map(type, records)) <= {kind}:
-        return False
-    columns = dict(zip(_fields(kind), zip(*records, strict=True), strict=True))
-    return all(set(map(type, columns[name])) <= _allowed(hint) for name, hint in get_type_hints(kind).items())
+        return None
+    if not records:
+        return dict.fromkeys(_fields(kind), ())
+    return dict(zip(_fields(kind), zip(*records, strict=True), strict=True))
 
 
 class _Unpickler(pickle.Unpickler):
