@@ -14,8 +14,7 @@ from datetime import datetime
 
 from cachetools import LRUCache
 
-from feedsvc.clock import Clock as Clock  # re-exported: the web layer names its clock from here
-from feedsvc.clock import utc_now as utc_now
+from feedsvc.clock import Clock, utc_now
 from feedsvc.compress import gzipped
 from feedsvc.web.conditional import http_date, strong_etag
 from feedsvc.web.security import security_headers
