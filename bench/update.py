@@ -18,7 +18,7 @@ import httpx
 
 from bench.peers import feedsvc
 from feedsvc.folder import article_paths
-from feedsvc.live.publisher import Publisher
+from feedsvc.publisher import Publisher
 
 
 def edit_costs(folder: Path, edits: int) -> tuple[float, list[float]]:

@@ -71,7 +71,7 @@ def build(out: Path, content: Path | None, base_url: str | None, compress: bool)
         )
         return 2
     from feedsvc.export import ExportRefused, check_out, export
-    from feedsvc.live.publisher import Publisher
+    from feedsvc.publisher import Publisher
     from feedsvc.render.spec import Site
     from feedsvc.web.service import snapshot_path
 

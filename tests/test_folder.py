@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from feedsvc.folder import BackgroundScan, article_paths, is_article_name, signatures
-from feedsvc.live.publisher import Publisher
+from feedsvc.publisher import Publisher
 
 from .conftest import REPO
 

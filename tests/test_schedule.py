@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from feedsvc.index import ALL, FeedKind, FeedRef
-from feedsvc.live.publisher import Publisher
 from feedsvc.live.schedule import release_when_due
+from feedsvc.publisher import Publisher
 
 from .conftest import Server, article, front_matter, poll_until
 

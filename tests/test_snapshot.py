@@ -14,8 +14,8 @@ import pytest
 from feedsvc import snapshot
 from feedsvc.folder import signatures
 from feedsvc.index import ALL, FeedKind, FeedRef
-from feedsvc.live.publisher import Publisher
 from feedsvc.model import Article, Image, Provider, Related, Topic
+from feedsvc.publisher import Publisher
 
 from .conftest import REPO, article, front_matter
 
@@ -115,7 +115,7 @@ def test_snapshot_is_skipped_when_most_files_changed(folder: Path, tmp_path: Pat
     cold = Publisher(folder)
     cold.load(path)
     cold.save_snapshot(path)
-    monkeypatch.setattr("feedsvc.live.publisher.PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr("feedsvc.publisher.PARALLEL_THRESHOLD", 1)
     time.sleep(0.01)
     for changed in sorted(folder.glob("20*.md"))[:20]:
         changed.write_text(changed.read_text() + "\n")

@@ -155,7 +155,7 @@ def test_stale_temporary_names_are_exactly_what_atomic_write_makes(tmp_path: Pat
 
 
 def test_start_up_removes_stale_temporaries(tmp_path: Path):
-    from feedsvc.live.publisher import Publisher
+    from feedsvc.publisher import Publisher
 
     now = time.time()
     stale = make(tmp_path / ".crashed.md.0123456789ab.tmp", STALE_SECONDS + 5, now)

@@ -37,6 +37,7 @@ from feedsvc.api.documents import (
 from feedsvc.api.openapi import openapi_document
 from feedsvc.api.throttle import AuthThrottle, client_key
 from feedsvc.index import sort_key
+from feedsvc.live.refresh import publish
 from feedsvc.model import Article
 from feedsvc.parse import InvalidArticle
 from feedsvc.storage import atomic_delete, atomic_write
@@ -214,7 +215,7 @@ class ArticleResource(HTTPEndpoint):
             await run_in_threadpool(atomic_write, path, stored)
         except OSError as exc:
             raise storage_error(exc, source, "written") from None
-        await publisher.update([path])
+        await publish(publisher, [path])
         published = publisher.index.article(source) or article
         return article_response(published, base_url(request, service), 200 if existed else 201)
 
@@ -228,7 +229,7 @@ class ArticleResource(HTTPEndpoint):
             raise storage_error(exc, source, "deleted") from None
         if not deleted:
             raise HTTPException(404, f"no article {source!r}")
-        await service.publisher.update([path])
+        await publish(service.publisher, [path])
         return Response(status_code=204, headers=NO_STORE)
 
 

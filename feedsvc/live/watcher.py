@@ -8,7 +8,8 @@ from pathlib import Path
 
 from watchfiles import awatch
 
-from feedsvc.live.publisher import Publisher
+from feedsvc.live.refresh import publish
+from feedsvc.publisher import Publisher
 
 log = logging.getLogger(__name__)
 logging.getLogger("watchfiles").setLevel(logging.WARNING)  # it logs every batch at INFO; we log what we publish
@@ -45,7 +46,7 @@ async def watch(publisher: Publisher, mode: str, stop: asyncio.Event, ready: asy
         async for changes in watcher:
             paths = {Path(path) for _, path in changes}
             try:
-                await publisher.update(paths)
+                await publish(publisher, paths)
             except Exception:  # one bad batch must not stop publishing
                 log.exception("could not apply changes to %d path(s)", len(paths))
     finally:
@@ -57,7 +58,7 @@ async def _reconcile(publisher: Publisher, ready: asyncio.Event | None) -> None:
     try:
         changed = await asyncio.to_thread(publisher.changed_since_load)
         if changed:
-            await publisher.update(changed)
+            await publish(publisher, changed)
     except Exception:
         log.exception("could not reconcile the content folder")
     if ready is not None:

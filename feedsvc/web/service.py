@@ -18,7 +18,7 @@ from cachetools import LRUCache
 from feedsvc import snapshot
 from feedsvc.clock import Clock, utc_now
 from feedsvc.index import ALL, FeedKind, FeedRef, Index
-from feedsvc.live.publisher import Publisher
+from feedsvc.publisher import Publisher
 from feedsvc.render import FeedFormat
 from feedsvc.render.spec import Site, feed_spec
 from feedsvc.settings import Settings

@@ -1,21 +1,22 @@
-"""Apply changed files to the index: the one code path for the watcher and the API.
+"""The state owner: the index and the per-file state behind it (synchronous, no framework).
 
-Given paths that may have changed, re-read only those files, build the next
-index snapshot with :meth:`Index.apply`, swap it in (readers keep rendering
-from the snapshot they started with), and tell listeners which feeds changed.
+It loads the folder at start-up (from the snapshot where files are unchanged),
+applies changed files (the one code path for the watcher and the API: re-read
+only those files, build the next index snapshot with :meth:`Index.apply`, swap
+it in while readers keep rendering from the snapshot they started with, tell
+listeners which feeds changed), holds back future-dated articles and saves
+the snapshot. The drivers in live/ (watcher, scheduler, WebSub) and the API
+call it; ``feedsvc build`` uses it as it is.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
-
-from starlette.concurrency import run_in_threadpool
 
 from feedsvc import snapshot
 from feedsvc.clock import Clock, utc_now
@@ -191,17 +192,10 @@ class Publisher:
         changed.extend(known.keys() - now.keys())
         return [self.root / source for source in changed]
 
-    async def update(self, paths: Iterable[Path]) -> IndexDiff | None:
-        """Refresh off the event loop, then retry files caught mid-write."""
-        diff, retry = await run_in_threadpool(self.refresh, list(paths))
-        if retry:
-            asyncio.get_running_loop().create_task(self._retry(retry))
-        return diff
-
-    async def _retry(self, paths: list[Path]) -> None:
+    def retry_delay(self, paths: Iterable[Path]) -> float:
+        """How long to wait before reading again files that looked caught mid-write."""
         attempt = max(self._attempts.get(self._source(p), 1) for p in paths)
-        await asyncio.sleep(RETRY_DELAYS[min(attempt - 1, len(RETRY_DELAYS) - 1)])
-        await self.update(paths)
+        return RETRY_DELAYS[min(attempt - 1, len(RETRY_DELAYS) - 1)]
 
     def _refresh_one(self, path: Path, changes: dict[str, Article | None], retry: list[Path]) -> None:
         source = self._source(path)
