@@ -73,9 +73,9 @@ def build(out: Path, content: Path | None, base_url: str | None, compress: bool)
     from feedsvc.export import ExportRefused, check_out, export
     from feedsvc.publisher import Publisher
     from feedsvc.render.spec import Site
-    from feedsvc.web.service import snapshot_path
+    from feedsvc.snapshot import path_for
 
-    path = snapshot_path(settings)
+    path = path_for(settings)
     keep = {"content folder": settings.content} | ({"snapshot": path} if path is not None else {})
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     started = time.perf_counter()

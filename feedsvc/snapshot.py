@@ -34,6 +34,7 @@ from feedsvc import __version__
 from feedsvc.folder import Signature
 from feedsvc.loader import Skipped
 from feedsvc.model import Article, Image, Problem, Provider, Related, Topic
+from feedsvc.settings import Settings
 from feedsvc.storage import atomic_write
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,15 @@ class Snapshot:
     articles: list[Article]
     skipped: list[Skipped]
     signatures: dict[str, Signature]
+
+
+def path_for(settings: Settings) -> Path | None:
+    """Where the snapshot of these settings' content folder lives, or None when it is off."""
+    if settings.snapshot == "off":
+        return None
+    if settings.snapshot == "auto":
+        return default_path(settings.content)
+    return Path(settings.snapshot)
 
 
 def default_path(root: Path) -> Path:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,14 +16,7 @@ from feedsvc.index import ALL, FeedKind, FeedRef
 from feedsvc.model import Article, Image, Provider, Related, Topic
 from feedsvc.publisher import Publisher
 
-from .conftest import REPO, article, front_matter
-
-
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    content = tmp_path / "content"
-    shutil.copytree(REPO / "seeds", content)
-    return content
+from .conftest import article, front_matter
 
 
 def titles(publisher: Publisher) -> list[str]:

@@ -10,7 +10,6 @@ import logging
 import time
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from cachetools import LRUCache
@@ -34,14 +33,6 @@ MIB = 1024 * 1024
 def feed_slot(ref: FeedRef, fmt: FeedFormat, limit: int, base_url: str) -> Hashable:
     """Everything that names a feed response except the content revision."""
     return ("feed", ref, fmt.extension, limit, base_url)
-
-
-def snapshot_path(settings: Settings) -> Path | None:
-    if settings.snapshot == "off":
-        return None
-    if settings.snapshot == "auto":
-        return snapshot.default_path(settings.content)
-    return Path(settings.snapshot)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +73,7 @@ class FeedService:
         """
         started = time.perf_counter()
         publisher = Publisher(settings.content)
-        how = publisher.load(snapshot_path(settings))
+        how = publisher.load(snapshot.path_for(settings))
         index = publisher.index
         log.info(
             "loaded %d published and %d unpublished articles, %d files skipped, from %s in %.2fs (%s)",
