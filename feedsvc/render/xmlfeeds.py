@@ -3,9 +3,9 @@
 Pure functions: the same spec and articles always give the same bytes (no
 clock: dates come from the content).
 
-This writes the XML directly as text. It produces exactly the bytes of the
-feedgen-based reference renderer (``tests/reference/renderer.py``, which the
-tests compare it with), about ten times faster: feedgen builds an lxml tree
+This writes the XML directly as text. It says what the feedgen-based
+reference renderer says (``tests/reference/renderer.py``; the tests compare
+the two in canonical form), about ten times faster: feedgen builds an lxml tree
 per feed, copies every field through its extension machinery and switches
 the process locale for every date it formats. Items are rendered one by one
 (:func:`rss_item`, :func:`atom_entry`), so a caller that renders many feeds

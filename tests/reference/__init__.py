@@ -1,1 +1,1 @@
-"""The feedgen-based reference renderer: what our XML must equal, byte for byte (tests/test_render_identical.py)."""
+"""The feedgen-based reference renderer: what our XML must say (tests/test_render_identical.py compares the two in canonical form)."""

@@ -1,8 +1,8 @@
 """The reference RSS 2.0 and Atom 1.0 renderers, built on feedgen.
 
 The service serves the output of :mod:`feedsvc.render.xmlfeeds`, which
-writes the same bytes about ten times faster; the tests hold the two to
-byte-for-byte equality, so feedgen remains the definition of our XML.
+says the same about ten times faster; the tests hold the two equal in
+canonical form, so feedgen remains the definition of our XML.
 """
 
 from __future__ import annotations
