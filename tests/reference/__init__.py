@@ -1,1 +1,4 @@
-"""The feedgen-based reference renderer: what our XML must say (tests/test_render_identical.py compares the two in canonical form)."""
+"""The feedgen-based reference renderer: what our XML must say.
+
+tests/test_render_identical.py compares the two in canonical form.
+"""
