@@ -32,7 +32,7 @@ from bench import hugo
 from bench.corpus import generate
 from bench.peers import bare_starlette, feedsvc, nginx, rss_kib, wrk
 from bench.update import edit_costs, visible_latencies
-from feedsvc.urls import DEFAULT_LIMIT
+from feedsvc.render.urls import DEFAULT_LIMIT
 
 
 @dataclass

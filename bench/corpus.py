@@ -19,8 +19,8 @@ from typing import Any
 
 import yaml
 
-from feedsvc.folder import article_paths
-from feedsvc.parse import load_yaml, split_front_matter
+from feedsvc.content.folder import article_paths
+from feedsvc.content.parse import load_yaml, split_front_matter
 
 DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "everyday-powerapps"
 START = datetime(2020, 1, 1, tzinfo=UTC)

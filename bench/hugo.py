@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from feedsvc.folder import article_paths
-from feedsvc.parse import split_front_matter
+from feedsvc.content.folder import article_paths
+from feedsvc.content.parse import split_front_matter
 
 CONFIG = """\
 baseURL = "https://feeds.example.com/"

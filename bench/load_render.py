@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from feedsvc.index import ALL, Index
-from feedsvc.loader import load_folder
+from feedsvc.content.loader import load_folder
+from feedsvc.core.index import ALL, Index
 from feedsvc.render import FORMATS
 from feedsvc.render.spec import Site, feed_spec
-from feedsvc.urls import Urls
+from feedsvc.render.urls import Urls
 
 DEFAULT_FOLDER = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "everyday-powerapps"
 

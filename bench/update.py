@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 
 from bench.peers import feedsvc
-from feedsvc.folder import article_paths
-from feedsvc.publisher import Publisher
+from feedsvc.content.folder import article_paths
+from feedsvc.core.publisher import Publisher
 
 
 def edit_costs(folder: Path, edits: int) -> tuple[float, list[float]]:

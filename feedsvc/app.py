@@ -23,17 +23,17 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from feedsvc import snapshot
 from feedsvc.api.routes import ROUTES as API_ROUTES
 from feedsvc.api.throttle import AuthThrottle
-from feedsvc.index import FeedRef
+from feedsvc.core import snapshot
+from feedsvc.core.index import FeedRef
 from feedsvc.live.schedule import release_when_due
 from feedsvc.live.watcher import watch
 from feedsvc.live.websub import HubNotifier
 from feedsvc.memory import release_free_memory, tune_memory
 from feedsvc.render import FORMATS
+from feedsvc.render.urls import Urls
 from feedsvc.settings import Settings
-from feedsvc.urls import Urls
 from feedsvc.web.fastpath import FastFeeds
 from feedsvc.web.routes import ROUTES, base_url
 from feedsvc.web.service import FeedService

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from feedsvc import __version__
-from feedsvc.loader import load_folder
+from feedsvc.content.loader import load_folder
 from feedsvc.memory import collect_from_now
 from feedsvc.settings import SETTINGS, ConfigError, check_content, load_settings
 
@@ -70,10 +70,10 @@ def build(out: Path, content: Path | None, base_url: str | None, compress: bool)
             file=sys.stderr,
         )
         return 2
+    from feedsvc.core.publisher import Publisher
+    from feedsvc.core.snapshot import path_for
     from feedsvc.export import ExportRefused, check_out, export
-    from feedsvc.publisher import Publisher
     from feedsvc.render.spec import Site
-    from feedsvc.snapshot import path_for
 
     path = path_for(settings)
     keep = {"content folder": settings.content} | ({"snapshot": path} if path is not None else {})

@@ -25,15 +25,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from feedsvc.compress import gzipped
-from feedsvc.index import ALL, FeedKind, Index
-from feedsvc.model import Article
+from feedsvc.content.model import Article
+from feedsvc.core.index import ALL, FeedKind, Index
 from feedsvc.render import FORMATS
+from feedsvc.render.compress import gzipped
 from feedsvc.render.home import render_home
 from feedsvc.render.opml import render_opml
 from feedsvc.render.spec import Site, feed_spec
+from feedsvc.render.urls import DEFAULT_LIMIT, Urls
 from feedsvc.render.xmlfeeds import atom_entry, rss_item
-from feedsvc.urls import DEFAULT_LIMIT, Urls
 
 ITEM_RENDERERS = {"rss": rss_item, "atom": atom_entry}
 MANIFEST = ".feedsvc-build"

@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 
 from feedsvc.api.documents import DATE_TIME, HTTP_URL, VISIBLE_TEXT, check_fields
 from feedsvc.api.throttle import AuthThrottle, client_key
-from feedsvc.parse import InvalidArticle, article_from_mapping
+from feedsvc.content.parse import InvalidArticle, article_from_mapping
 
 from .conftest import Server, article, call_asgi, front_matter
 

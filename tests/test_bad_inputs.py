@@ -23,14 +23,14 @@ import pytest
 from lxml import etree
 from starlette.testclient import TestClient
 
-from feedsvc.index import ALL, FeedKind, Index
-from feedsvc.loader import MAX_FILE_BYTES, Skipped, load_file, load_folder
-from feedsvc.model import Article
+from feedsvc.content.loader import MAX_FILE_BYTES, Skipped, load_file, load_folder
+from feedsvc.content.model import Article
+from feedsvc.core.index import ALL, FeedKind, Index
 from feedsvc.render import FORMATS
 from feedsvc.render.opml import render_opml
 from feedsvc.render.spec import Site, feed_spec
+from feedsvc.render.urls import Urls
 from feedsvc.text import xml_safe
-from feedsvc.urls import Urls
 
 from .conftest import FIXTURES
 

@@ -7,7 +7,7 @@ import pytest
 from lxml import etree
 from starlette.testclient import TestClient
 
-from feedsvc.loader import load_folder
+from feedsvc.content.loader import load_folder
 
 from .conftest import CORPUS, needs_corpus
 

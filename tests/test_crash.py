@@ -21,7 +21,7 @@ import feedparser
 import httpx
 import pytest
 
-from feedsvc.storage import STALE_SECONDS
+from feedsvc.core.storage import STALE_SECONDS
 
 from .conftest import Server, article, front_matter
 

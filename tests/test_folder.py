@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from feedsvc.folder import BackgroundScan, article_paths, is_article_name, signatures
-from feedsvc.publisher import Publisher
+from feedsvc.content.folder import BackgroundScan, article_paths, is_article_name, signatures
+from feedsvc.core.publisher import Publisher
 
 from .conftest import REPO
 
@@ -34,13 +34,13 @@ def scan_children() -> list[str]:
             command = (stat.parent / "cmdline").read_bytes()
         except OSError:
             continue  # gone meanwhile
-        if fields[1] == str(os.getpid()) and b"feedsvc.folder" in command:
+        if fields[1] == str(os.getpid()) and b"feedsvc.content.folder" in command:
             found.append(stat.parent.name)
     return found
 
 
 def test_background_scan_gives_what_the_scan_here_gives(folder: Path, caplog: pytest.LogCaptureFixture):
-    caplog.set_level(logging.INFO, logger="feedsvc.folder")
+    caplog.set_level(logging.INFO, logger="feedsvc.content.folder")
     assert BackgroundScan(folder).result() == signatures(folder)
     assert "in this process" not in caplog.text  # the child did it: no fallback
     assert "nested/deep.md" in signatures(folder) and ".hidden.md" not in signatures(folder)

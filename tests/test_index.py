@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from feedsvc.index import ALL, FeedKind, FeedRef, Index
-from feedsvc.model import Article, Image, Provider, Topic
+from feedsvc.content.model import Article, Image, Provider, Topic
+from feedsvc.core.index import ALL, FeedKind, FeedRef, Index
 
 
 def make(

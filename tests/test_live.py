@@ -161,7 +161,7 @@ def test_live_content_folder_that_disappears_keeps_the_last_good_state(server: S
 
 
 def test_publisher_never_publishes_a_missing_folder_as_empty(folder: Path):
-    from feedsvc.publisher import Publisher
+    from feedsvc.core.publisher import Publisher
 
     publisher = Publisher(folder)
     publisher.load()

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from feedsvc import loader
 from feedsvc.cli import main
-from feedsvc.loader import LoadResult, Skipped, load_file, load_folder
+from feedsvc.content import loader
+from feedsvc.content.loader import LoadResult, Skipped, load_file, load_folder
 
 from .conftest import FIXTURES, REPO
 
@@ -42,7 +42,7 @@ def test_load_folder_keeps_every_good_file():
 
 
 def test_load_folder_logs_one_line_per_skipped_file(caplog: pytest.LogCaptureFixture):
-    with caplog.at_level(logging.WARNING, logger="feedsvc.loader"):
+    with caplog.at_level(logging.WARNING, logger="feedsvc.content.loader"):
         load_folder(MIXED)
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == len(EXPECTED_SKIPS)
@@ -66,7 +66,7 @@ def test_load_file_strips_control_characters_instead_of_failing():
 
 
 def test_load_file_refuses_huge_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr("feedsvc.loader.MAX_FILE_BYTES", 100)
+    monkeypatch.setattr("feedsvc.content.loader.MAX_FILE_BYTES", 100)
     (tmp_path / "big.md").write_text("---\ntitle: x\n---\n" + "x" * 200)
     loaded = load_file(tmp_path / "big.md", tmp_path)
     assert isinstance(loaded, Skipped) and "larger than" in loaded.reason
@@ -113,7 +113,7 @@ def test_load_folder_publishes_partial_articles_and_logs_what_was_left_out(
         "---\ntitle: A\nwebUrl: https://e.org/a\npublishedDateTime: 2024-01-01T00:00:00Z\n"
         "images:\n  - width: 10\n  - url: https://e.org/ok.png\n---\n"
     )
-    with caplog.at_level(logging.WARNING, logger="feedsvc.loader"):
+    with caplog.at_level(logging.WARNING, logger="feedsvc.content.loader"):
         result = load_folder(tmp_path)
     assert [a.title for a in result.articles] == ["A"]
     assert [i.url for i in result.articles[0].images] == ["https://e.org/ok.png"]
@@ -134,7 +134,7 @@ def test_load_folder_survives_any_exception_from_a_file(tmp_path: Path, monkeypa
     def explode(text: str, source: str) -> object:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("feedsvc.loader.parse_article", explode)
+    monkeypatch.setattr("feedsvc.content.loader.parse_article", explode)
     (tmp_path / "a.md").write_text("---\ntitle: A\n---\n")
     result = load_folder(tmp_path)
     assert result.skipped[0].reason == "could not be parsed (RuntimeError: boom)"
@@ -144,7 +144,7 @@ def test_load_folder_keeps_the_start_of_a_long_unexpected_error(tmp_path: Path, 
     def explode(text: str, source: str) -> object:
         raise RuntimeError(text)  # a library quoting the whole file
 
-    monkeypatch.setattr("feedsvc.loader.parse_article", explode)
+    monkeypatch.setattr("feedsvc.content.loader.parse_article", explode)
     (tmp_path / "a.md").write_text("x" * 1_000_000)
     reason = load_folder(tmp_path).skipped[0].reason
     assert reason == f"could not be parsed (RuntimeError: {'x' * 300})"
@@ -154,8 +154,8 @@ def test_load_folder_keeps_the_start_of_a_long_unexpected_error(tmp_path: Path, 
 def serial(monkeypatch: pytest.MonkeyPatch) -> LoadResult:
     """The seeds loaded in one process; from then on, even they load in parallel, in chunks of 7."""
     result = load_folder(SEEDS, workers=1)
-    monkeypatch.setattr("feedsvc.loader.PARALLEL_THRESHOLD", 1)
-    monkeypatch.setattr("feedsvc.loader.CHUNK", 7)
+    monkeypatch.setattr("feedsvc.content.loader.PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr("feedsvc.content.loader.CHUNK", 7)
     return result
 
 
@@ -199,7 +199,7 @@ def _die_halfway_through_a_message(chunks: list, counter: object, connection: ob
 def test_a_worker_killed_halfway_through_a_message_does_not_hang_the_load(
     serial: LoadResult, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ):
-    monkeypatch.setattr("feedsvc.loader._work", _die_halfway_through_a_message)
+    monkeypatch.setattr("feedsvc.content.loader._work", _die_halfway_through_a_message)
     parallel = load_folder(SEEDS, workers=3)
     assert parallel.articles == serial.articles
     assert "a loading worker exited early" in caplog.text
@@ -213,8 +213,8 @@ def _die_holding_the_counter(chunks: list, counter: object, connection: object) 
 def test_a_worker_killed_holding_the_counter_does_not_hang_the_load(
     serial: LoadResult, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setattr("feedsvc.loader.LOCK_PATIENCE", 0.5)
-    monkeypatch.setattr("feedsvc.loader._work", _die_holding_the_counter)
+    monkeypatch.setattr("feedsvc.content.loader.LOCK_PATIENCE", 0.5)
+    monkeypatch.setattr("feedsvc.content.loader._work", _die_holding_the_counter)
     read_chunk, calls = loader._read_chunk, []
 
     def slow_first_chunk(files: list) -> list:  # so that the worker gets at the counter first
@@ -223,7 +223,7 @@ def test_a_worker_killed_holding_the_counter_does_not_hang_the_load(
             time.sleep(1)
         return read_chunk(files)
 
-    monkeypatch.setattr("feedsvc.loader._read_chunk", slow_first_chunk)
+    monkeypatch.setattr("feedsvc.content.loader._read_chunk", slow_first_chunk)
     # A daemon thread, so that a load that hangs on the lock fails this test instead of the whole run.
     done: list[LoadResult] = []
     started = time.monotonic()
@@ -239,7 +239,7 @@ def test_a_worker_killed_holding_the_counter_does_not_hang_the_load(
 def test_a_chunk_a_dead_worker_took_is_read_by_the_main_process(
     serial: LoadResult, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ):
-    monkeypatch.setattr("feedsvc.loader._work", _take_a_chunk_and_die)
+    monkeypatch.setattr("feedsvc.content.loader._work", _take_a_chunk_and_die)
     parallel = load_folder(SEEDS, workers=2)
     assert parallel.articles == serial.articles
     assert parallel.signatures == serial.signatures

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from feedsvc.model import Article
-from feedsvc.parse import InvalidArticle, parse_article, split_front_matter
+from feedsvc.content.model import Article
+from feedsvc.content.parse import InvalidArticle, parse_article, split_front_matter
 
 from .conftest import SEED, article, front_matter
 
@@ -284,7 +284,7 @@ def test_parse_titles_and_excerpts_are_plain_text_without_entities_or_markup():
     ],
 )
 def test_plain_text_is_what_an_html_reader_shows_as_text(scraped: str, shown: str):
-    from feedsvc.parse import plain_text
+    from feedsvc.content.parse import plain_text
 
     assert plain_text(scraped) == shown
     assert plain_text(shown) == shown
@@ -374,7 +374,7 @@ def test_parse_body_character_references_cannot_smuggle_control_characters(refer
 def test_normalize_url_fast_path_agrees_with_the_full_normalisation():
     from itertools import product
 
-    from feedsvc.urlnorm import _normalize_parts, normalize_url
+    from feedsvc.content.urlnorm import _normalize_parts, normalize_url
 
     hosts = [
         "e.org",
@@ -458,7 +458,7 @@ def test_parse_alias_to_its_own_container_is_refused(structure: str):
 
 @pytest.mark.parametrize(("opening", "closing"), [("[", "]"), ("{a: ", "}"), ("[{a: ", "}]")])
 def test_parse_nesting_is_bounded(opening: str, closing: str):
-    from feedsvc.parse import MAX_DEPTH
+    from feedsvc.content.parse import MAX_DEPTH
 
     def nested(levels: int) -> str:  # levels of collections below the document's mapping
         pairs = levels // (2 if len(opening) == 5 else 1)
@@ -501,7 +501,7 @@ def test_parse_huge_untagged_numbers_are_text_and_cheap():
 
 def test_article_from_mapping_accepts_any_json_number():
     """The API reads JSON: its ints can have thousands of digits, which str() refuses past 4,300."""
-    from feedsvc.parse import article_from_mapping
+    from feedsvc.content.parse import article_from_mapping
 
     big = 10**5000
     fields = article(images=[{"url": "https://e.org/a.png", "width": big, "height": float("inf")}], published=big)
@@ -528,7 +528,7 @@ def test_article_from_mapping_accepts_any_json_number():
     ids=lambda fields: next(iter(fields)),
 )
 def test_parse_problem_messages_quote_a_bounded_part_of_the_value(fields: dict[str, Any]):
-    from feedsvc.parse import article_from_mapping
+    from feedsvc.content.parse import article_from_mapping
 
     try:
         problems_found = list(article_from_mapping(article(**fields), "x.md").warnings)
@@ -548,7 +548,7 @@ def test_parse_library_error_messages_are_bounded():
 
 
 def test_check_nesting_applies_the_yaml_bound_to_other_documents():
-    from feedsvc.parse import MAX_DEPTH, check_nesting
+    from feedsvc.content.parse import MAX_DEPTH, check_nesting
 
     deep: object = "x"
     for _ in range(MAX_DEPTH - 1):
@@ -598,7 +598,7 @@ def test_parse_a_body_too_long_to_render_cheaply_is_left_out():
     """Sanitising is quadratic in how deep HTML nests: 40,000 nested <div> took 2.6 s."""
     import time
 
-    from feedsvc.parse import MAX_BODY_CHARS
+    from feedsvc.content.parse import MAX_BODY_CHARS
 
     text = front_matter(article(), body="<div>\n" * (1_000_000 // 6))
     started = time.process_time()
@@ -612,7 +612,7 @@ def test_parse_a_body_too_long_to_render_cheaply_is_left_out():
 def test_parse_plain_text_fields_are_cut_before_they_are_sanitised():
     import time
 
-    from feedsvc.parse import MAX_TEXT_CHARS
+    from feedsvc.content.parse import MAX_TEXT_CHARS
 
     text = front_matter(article(excerpt="<div>" * 200_000 + "x", topics=["AI", "<b>" * 100_000]))
     started = time.process_time()

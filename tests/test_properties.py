@@ -21,14 +21,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from feedsvc.index import ALL, FeedKind, Index
-from feedsvc.loader import Skipped, load_file, load_folder
-from feedsvc.model import Article
-from feedsvc.parse import plain_text
+from feedsvc.content.loader import Skipped, load_file, load_folder
+from feedsvc.content.model import Article
+from feedsvc.content.parse import plain_text
+from feedsvc.core.index import ALL, FeedKind, Index
 from feedsvc.render import FORMATS
 from feedsvc.render.spec import Site, feed_spec
+from feedsvc.render.urls import Urls
 from feedsvc.text import xml_safe
-from feedsvc.urls import Urls
 
 # Bounded: the whole file runs in well under a minute on two cores.
 FILES = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -8,13 +8,13 @@ import feedparser
 import pytest
 from lxml import etree
 
-from feedsvc.index import ALL, FeedKind, FeedRef, Index
-from feedsvc.model import Article
-from feedsvc.parse import parse_article
+from feedsvc.content.model import Article
+from feedsvc.content.parse import parse_article
+from feedsvc.core.index import ALL, FeedKind, FeedRef, Index
 from feedsvc.render import FORMATS
 from feedsvc.render.spec import Site, feed_spec
+from feedsvc.render.urls import Urls
 from feedsvc.render.xmlfeeds import image_type
-from feedsvc.urls import Urls
 
 from .conftest import SEED, article, front_matter
 

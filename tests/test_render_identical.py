@@ -21,13 +21,13 @@ from xml.etree import ElementTree
 
 import pytest
 
-from feedsvc.index import ALL, FeedKind, Index
-from feedsvc.loader import load_folder
-from feedsvc.model import Article
-from feedsvc.parse import parse_article
+from feedsvc.content.loader import load_folder
+from feedsvc.content.model import Article
+from feedsvc.content.parse import parse_article
+from feedsvc.core.index import ALL, FeedKind, Index
 from feedsvc.render import xmlfeeds
 from feedsvc.render.spec import Site, feed_spec
-from feedsvc.urls import Urls
+from feedsvc.render.urls import Urls
 
 from .conftest import CORPUS, FIXTURES, REPO, article, front_matter
 from .reference import renderer as reference

@@ -10,9 +10,9 @@ import feedparser
 import httpx
 import pytest
 
-from feedsvc.index import ALL, FeedKind, FeedRef
+from feedsvc.core.index import ALL, FeedKind, FeedRef
+from feedsvc.core.publisher import Publisher
 from feedsvc.live.schedule import release_when_due
-from feedsvc.publisher import Publisher
 
 from .conftest import Server, article, front_matter, poll_until
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from feedsvc import snapshot
-from feedsvc.folder import signatures
-from feedsvc.index import ALL, FeedKind, FeedRef
-from feedsvc.model import Article, Image, Provider, Related, Topic
-from feedsvc.publisher import Publisher
+from feedsvc.content.folder import signatures
+from feedsvc.content.model import Article, Image, Provider, Related, Topic
+from feedsvc.core import snapshot
+from feedsvc.core.index import ALL, FeedKind, FeedRef
+from feedsvc.core.publisher import Publisher
 
 from .conftest import article, front_matter
 
@@ -107,7 +107,7 @@ def test_snapshot_is_skipped_when_most_files_changed(folder: Path, tmp_path: Pat
     cold = Publisher(folder)
     cold.load(path)
     cold.save_snapshot(path)
-    monkeypatch.setattr("feedsvc.publisher.PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr("feedsvc.core.publisher.PARALLEL_THRESHOLD", 1)
     time.sleep(0.01)
     for changed in sorted(folder.glob("20*.md"))[:20]:
         changed.write_text(changed.read_text() + "\n")

@@ -1,4 +1,4 @@
-"""Durable writes (feedsvc/storage.py): the order of the system calls that
+"""Durable writes (feedsvc/core/storage.py): the order of the system calls that
 make a write survive a crash, failures that leave the old version whole, and
 the start-up cleanup of temporary files a crash left behind."""
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from feedsvc import storage
-from feedsvc.storage import STALE_SECONDS, atomic_delete, atomic_write, remove_stale_temporaries
+from feedsvc.core import storage
+from feedsvc.core.storage import STALE_SECONDS, atomic_delete, atomic_write, remove_stale_temporaries
 
 real_write, real_fsync, real_replace, real_open = os.write, os.fsync, os.replace, os.open
 
@@ -155,7 +155,7 @@ def test_stale_temporary_names_are_exactly_what_atomic_write_makes(tmp_path: Pat
 
 
 def test_start_up_removes_stale_temporaries(tmp_path: Path):
-    from feedsvc.publisher import Publisher
+    from feedsvc.core.publisher import Publisher
 
     now = time.time()
     stale = make(tmp_path / ".crashed.md.0123456789ab.tmp", STALE_SECONDS + 5, now)

@@ -18,11 +18,11 @@ from typing import Any
 import jsonschema_rs
 import yaml
 
-from feedsvc.index import feed_refs
-from feedsvc.model import Article, Image, Provider, Related
-from feedsvc.parse import MAX_DEPTH, InvalidArticle, Problem, check_nesting, parse_article
+from feedsvc.content.model import Article, Image, Provider, Related
+from feedsvc.content.parse import MAX_DEPTH, InvalidArticle, Problem, check_nesting, parse_article
+from feedsvc.core.index import feed_refs
 from feedsvc.render import FORMATS
-from feedsvc.urls import Urls
+from feedsvc.render.urls import Urls
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,127}")
 MARKDOWN_TYPES = ("text/markdown", "text/x-markdown", "text/plain")

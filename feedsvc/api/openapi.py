@@ -19,7 +19,7 @@ from feedsvc.api.documents import (
     MAX_VALUES,
     SLUG,
 )
-from feedsvc.parse import MAX_DEPTH
+from feedsvc.content.parse import MAX_DEPTH
 
 _PROBLEM = {
     "type": "object",

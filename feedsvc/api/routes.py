@@ -36,11 +36,11 @@ from feedsvc.api.documents import (
 )
 from feedsvc.api.openapi import openapi_document
 from feedsvc.api.throttle import AuthThrottle, client_key
-from feedsvc.index import sort_key
+from feedsvc.content.model import Article
+from feedsvc.content.parse import InvalidArticle
+from feedsvc.core.index import sort_key
+from feedsvc.core.storage import atomic_delete, atomic_write
 from feedsvc.live.refresh import publish
-from feedsvc.model import Article
-from feedsvc.parse import InvalidArticle
-from feedsvc.storage import atomic_delete, atomic_write
 from feedsvc.text import slugify
 from feedsvc.web.routes import base_url, parse_limit
 from feedsvc.web.service import FeedService

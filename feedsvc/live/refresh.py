@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Iterable
 from pathlib import Path
 
-from feedsvc.index import IndexDiff
-from feedsvc.publisher import Publisher
+from feedsvc.core.index import IndexDiff
+from feedsvc.core.publisher import Publisher
 
 
 async def publish(publisher: Publisher, paths: Iterable[Path]) -> IndexDiff | None:

@@ -8,7 +8,7 @@ import logging
 
 from starlette.concurrency import run_in_threadpool
 
-from feedsvc.publisher import Publisher
+from feedsvc.core.publisher import Publisher
 
 log = logging.getLogger(__name__)
 

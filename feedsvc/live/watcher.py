@@ -8,8 +8,8 @@ from pathlib import Path
 
 from watchfiles import awatch
 
+from feedsvc.core.publisher import Publisher
 from feedsvc.live.refresh import publish
-from feedsvc.publisher import Publisher
 
 log = logging.getLogger(__name__)
 logging.getLogger("watchfiles").setLevel(logging.WARNING)  # it logs every batch at INFO; we log what we publish

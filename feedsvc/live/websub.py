@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from feedsvc.index import FeedRef, Index, IndexDiff
+from feedsvc.core.index import FeedRef, Index, IndexDiff
 
 if TYPE_CHECKING:  # httpx (and ssl) load only when a hub is configured: faster start-up
     import httpx

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from feedsvc.model import Article
+from feedsvc.content.model import Article
 from feedsvc.render.spec import FeedSpec
 from feedsvc.render.xmlfeeds import ItemRenderer, render_atom, render_rss
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from feedsvc.model import Article, Image, Related
+from feedsvc.content.model import Article, Image, Related
 
 
 def excerpt_html(article: Article) -> str:

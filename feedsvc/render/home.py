@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING
 
-from feedsvc.index import ALL, FeedKind, Index
+from feedsvc.core.index import ALL, FeedKind, Index
 from feedsvc.render import FeedFormat
 from feedsvc.render.spec import Site, feed_spec
-from feedsvc.urls import Urls, anchor
+from feedsvc.render.urls import Urls, anchor
 
 if TYPE_CHECKING:
     from jinja2 import Environment

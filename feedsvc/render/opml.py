@@ -7,10 +7,10 @@ from email.utils import format_datetime
 
 from lxml import etree
 
-from feedsvc.index import ALL, FeedInfo, FeedKind, Index
+from feedsvc.core.index import ALL, FeedInfo, FeedKind, Index
 from feedsvc.render import FeedFormat
 from feedsvc.render.spec import EMPTY_FEED_DATE, Site, feed_spec
-from feedsvc.urls import Urls
+from feedsvc.render.urls import Urls
 
 
 def render_opml(index: Index, site: Site, urls: Urls, formats: Sequence[FeedFormat]) -> bytes:

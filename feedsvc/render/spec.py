@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from feedsvc import __version__
-from feedsvc.index import FeedInfo, FeedKind
-from feedsvc.model import Article, Image
-from feedsvc.urls import DEFAULT_LIMIT, Urls
+from feedsvc.content.model import Article, Image
+from feedsvc.core.index import FeedInfo, FeedKind
+from feedsvc.render.urls import DEFAULT_LIMIT, Urls
 
 # An empty feed has no newest item to date it by; a fixed date keeps its bytes
 # stable. Not 1970: validators flag dates before 1990 as implausible.

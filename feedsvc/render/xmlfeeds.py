@@ -17,12 +17,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from feedsvc.index import FeedKind, FeedRef
-from feedsvc.model import Article
+from feedsvc.content.model import Article
+from feedsvc.core.index import FeedKind, FeedRef
 from feedsvc.render.content import article_html, excerpt_html
 from feedsvc.render.media import image_type, rss_image_allowed
 from feedsvc.render.spec import GENERATOR, FeedSpec
-from feedsvc.urls import Urls
+from feedsvc.render.urls import Urls
 
 ItemRenderer = Callable[[Article, Urls], str]
 

@@ -14,8 +14,8 @@ from datetime import datetime
 
 from cachetools import LRUCache
 
-from feedsvc.clock import Clock, utc_now
-from feedsvc.compress import gzipped
+from feedsvc.core.clock import Clock, utc_now
+from feedsvc.render.compress import gzipped
 from feedsvc.web.conditional import http_date, strong_etag
 from feedsvc.web.security import security_headers
 

@@ -11,10 +11,10 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import Scope
 
-from feedsvc.index import ALL, FeedKind, FeedRef
+from feedsvc.core.index import ALL, FeedKind, FeedRef
 from feedsvc.render import FORMATS, FeedFormat
+from feedsvc.render.urls import DEFAULT_LIMIT, MAX_LIMIT, Urls
 from feedsvc.text import slugify
-from feedsvc.urls import DEFAULT_LIMIT, MAX_LIMIT, Urls
 from feedsvc.web.cache import Rendered
 from feedsvc.web.hosts import ANY, host_allowed, host_name
 from feedsvc.web.respond import RawResponse, decide

@@ -14,14 +14,14 @@ from typing import Any
 
 from cachetools import LRUCache
 
-from feedsvc import snapshot
-from feedsvc.clock import Clock, utc_now
-from feedsvc.index import ALL, FeedKind, FeedRef, Index
-from feedsvc.publisher import Publisher
+from feedsvc.core import snapshot
+from feedsvc.core.clock import Clock, utc_now
+from feedsvc.core.index import ALL, FeedKind, FeedRef, Index
+from feedsvc.core.publisher import Publisher
 from feedsvc.render import FeedFormat
 from feedsvc.render.spec import Site, feed_spec
+from feedsvc.render.urls import Urls
 from feedsvc.settings import Settings
-from feedsvc.urls import Urls
 from feedsvc.web.cache import Rendered, ResponseCache
 from feedsvc.web.hosts import ANY, allowed_hosts
 

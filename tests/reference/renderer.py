@@ -14,8 +14,8 @@ from typing import Any
 from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
 
-from feedsvc.index import FeedKind, FeedRef
-from feedsvc.model import Article, Image
+from feedsvc.content.model import Article, Image
+from feedsvc.core.index import FeedKind, FeedRef
 from feedsvc.render.content import article_html, excerpt_html
 from feedsvc.render.media import image_type, rss_image_allowed
 from feedsvc.render.spec import GENERATOR, FeedSpec

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from feedsvc.folder import Signature, scan, signature_of
+from feedsvc.content.folder import Signature, scan, signature_of
+from feedsvc.content.model import Article
+from feedsvc.content.parse import InvalidArticle, parse_article, share_parts, split_front_matter
 from feedsvc.memory import paused_gc
-from feedsvc.model import Article
-from feedsvc.parse import InvalidArticle, parse_article, share_parts, split_front_matter
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from feedsvc.model import Problem
+from feedsvc.content.model import Problem
 from feedsvc.text import clip, kind_of
 
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

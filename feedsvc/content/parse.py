@@ -19,8 +19,8 @@ import sys
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from feedsvc.cleaning import plain_text, render_markdown
-from feedsvc.frontmatter import (
+from feedsvc.content.cleaning import plain_text, render_markdown
+from feedsvc.content.frontmatter import (
     MAX_DEPTH,
     InvalidArticle,
     check_nesting,
@@ -28,10 +28,10 @@ from feedsvc.frontmatter import (
     load_yaml,
     split_front_matter,
 )
-from feedsvc.model import Article, Image, Problem, Provider, Related, Topic
-from feedsvc.sharing import one_image, one_provider, one_topic, share_parts
+from feedsvc.content.model import Article, Image, Problem, Provider, Related, Topic
+from feedsvc.content.sharing import one_image, one_provider, one_topic, share_parts
+from feedsvc.content.urlnorm import ascii_host, normalize_url
 from feedsvc.text import is_domain, is_small_int, kind_of, preview, slugify, xml_safe
-from feedsvc.urlnorm import ascii_host, normalize_url
 
 # The entry point of files -> articles: what other modules and the tests use.
 __all__ = [

@@ -31,11 +31,11 @@ from types import UnionType
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from feedsvc import __version__
-from feedsvc.folder import Signature
-from feedsvc.loader import Skipped
-from feedsvc.model import Article, Image, Problem, Provider, Related, Topic
+from feedsvc.content.folder import Signature
+from feedsvc.content.loader import Skipped
+from feedsvc.content.model import Article, Image, Problem, Provider, Related, Topic
+from feedsvc.core.storage import atomic_write
 from feedsvc.settings import Settings
-from feedsvc.storage import atomic_write
 
 log = logging.getLogger(__name__)
 

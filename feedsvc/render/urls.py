@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from feedsvc.index import FeedKind, FeedRef
+from feedsvc.core.index import FeedKind, FeedRef
 
 DEFAULT_LIMIT = 50  # items in a feed when the URL does not say ?limit=
 MAX_LIMIT = 500

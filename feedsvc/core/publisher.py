@@ -18,14 +18,14 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 
-from feedsvc import snapshot
-from feedsvc.clock import Clock, utc_now
-from feedsvc.folder import BackgroundScan, Signature, article_paths, is_article_name, modified_at, signatures
-from feedsvc.index import Index, IndexDiff
-from feedsvc.loader import PARALLEL_THRESHOLD, Skipped, load_folder, log_warnings, read_file
+from feedsvc.content.folder import BackgroundScan, Signature, article_paths, is_article_name, modified_at, signatures
+from feedsvc.content.loader import PARALLEL_THRESHOLD, Skipped, load_folder, log_warnings, read_file
+from feedsvc.content.model import Article
+from feedsvc.core import snapshot
+from feedsvc.core.clock import Clock, utc_now
+from feedsvc.core.index import Index, IndexDiff
+from feedsvc.core.storage import remove_stale_temporaries
 from feedsvc.memory import paused_gc
-from feedsvc.model import Article
-from feedsvc.storage import remove_stale_temporaries
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class Publisher:
         return "full"
 
     def save_snapshot(self, path: Path) -> None:
-        """Write what is loaded now, for the next start (see feedsvc.snapshot)."""
+        """Write what is loaded now, for the next start (see feedsvc.core.snapshot)."""
         with self._lock:
             # Held articles are saved as written, so that they are released after a restart too.
             articles = [self.held.get(article.source, article) for article in self.index.all_articles()]

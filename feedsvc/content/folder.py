@@ -1,6 +1,6 @@
 """Which files of a content folder are articles, and the signature of each.
 
-Only the standard library: ``python -m feedsvc.folder ROOT`` runs the
+Only the standard library: ``python -m feedsvc.content.folder ROOT`` runs the
 signature scan in a process of its own, started in a few milliseconds (see
 :class:`BackgroundScan`).
 """
@@ -73,7 +73,7 @@ class BackgroundScan:
             here = str(Path(__file__).resolve().parent.parent)
             path = os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
             self._process = subprocess.Popen(  # noqa: S603 (this interpreter, this module, no shell)
-                [sys.executable, "-P", "-m", "feedsvc.folder", str(root)],
+                [sys.executable, "-P", "-m", "feedsvc.content.folder", str(root)],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 env={**os.environ, "PYTHONPATH": path},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from feedsvc.model import Article, Image, Provider, Topic
+from feedsvc.content.model import Article, Image, Provider, Topic
 
 
 # Thousands of articles name the same few topics and providers: share one

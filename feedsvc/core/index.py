@@ -22,7 +22,7 @@ from itertools import count
 from operator import attrgetter
 from typing import NamedTuple
 
-from feedsvc.model import Article, Image, Provider, Topic
+from feedsvc.content.model import Article, Image, Provider, Topic
 from feedsvc.text import slugify
 
 # The most items any URL can ask for; a change beyond it is invisible.
