@@ -16,7 +16,8 @@ from .conftest import REPO
 
 
 @pytest.fixture
-def folder(tmp_path: Path) -> Path:
+def seeds_nested_hidden(tmp_path: Path) -> Path:
+    """The seeds, plus a nested article and a hidden file neither scan may list."""
     content = tmp_path / "content"
     shutil.copytree(REPO / "seeds", content)
     (content / "nested").mkdir()
@@ -39,31 +40,31 @@ def scan_children() -> list[str]:
     return found
 
 
-def test_background_scan_gives_what_the_scan_here_gives(folder: Path, caplog: pytest.LogCaptureFixture):
+def test_background_scan_gives_what_the_scan_here_gives(seeds_nested_hidden: Path, caplog: pytest.LogCaptureFixture):
     caplog.set_level(logging.INFO, logger="feedsvc.content.folder")
-    assert BackgroundScan(folder).result() == signatures(folder)
+    assert BackgroundScan(seeds_nested_hidden).result() == signatures(seeds_nested_hidden)
     assert "in this process" not in caplog.text  # the child did it: no fallback
-    assert "nested/deep.md" in signatures(folder) and ".hidden.md" not in signatures(folder)
+    assert "nested/deep.md" in signatures(seeds_nested_hidden) and ".hidden.md" not in signatures(seeds_nested_hidden)
 
 
-def test_background_scan_that_fails_is_done_here(folder: Path, monkeypatch: pytest.MonkeyPatch):
+def test_background_scan_that_fails_is_done_here(seeds_nested_hidden: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr("sys.executable", shutil.which("false"))
-    assert BackgroundScan(folder).result() == signatures(folder)
+    assert BackgroundScan(seeds_nested_hidden).result() == signatures(seeds_nested_hidden)
 
 
-def test_background_scan_that_cannot_start_is_done_here(folder: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr("sys.executable", str(folder / "no-such-python"))
-    assert BackgroundScan(folder).result() == signatures(folder)
+def test_background_scan_that_cannot_start_is_done_here(seeds_nested_hidden: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr("sys.executable", str(seeds_nested_hidden / "no-such-python"))
+    assert BackgroundScan(seeds_nested_hidden).result() == signatures(seeds_nested_hidden)
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
-def test_an_unusable_snapshot_leaves_no_scan_process_behind(folder: Path, tmp_path: Path):
+def test_an_unusable_snapshot_leaves_no_scan_process_behind(seeds_nested_hidden: Path, tmp_path: Path):
     for number in range(3000):  # enough signatures to fill a pipe the scan would block on
-        (folder / f"bulk-{number}.md").write_text(f"---\ntitle: {number}\n---\n")
+        (seeds_nested_hidden / f"bulk-{number}.md").write_text(f"---\ntitle: {number}\n---\n")
     path = tmp_path / "snapshot"
     path.write_bytes(b"not a pickle")
     path.chmod(0o600)
-    assert Publisher(folder).load(path) == "full"
+    assert Publisher(seeds_nested_hidden).load(path) == "full"
     assert scan_children() == []
 
 
