@@ -30,6 +30,11 @@ class Image(NamedTuple):
     url: str
     width: int | None = None
     height: int | None = None
+    # The image file's size in bytes and media type, when known: given in the
+    # front matter, or found by asking the image's server (RSS enclosures and
+    # podcast apps want both). None / "" while unknown.
+    length: int | None = None
+    type: str = ""
 
 
 class Provider(NamedTuple):
