@@ -22,13 +22,13 @@ from feedsvc.core.index import FeedKind, FeedRef
 from feedsvc.render.content import article_html, excerpt_html
 from feedsvc.render.media import image_type, rss_image_allowed
 from feedsvc.render.spec import GENERATOR, FeedSpec
+from feedsvc.render.stylesheet import xml_prologue
 from feedsvc.render.urls import Urls
 
 ItemRenderer = Callable[[Article, Urls], str]
 
 _MEDIA_NS = "http://search.yahoo.com/mrss/"
-_RSS_OPEN = (
-    "<?xml version='1.0' encoding='UTF-8'?>\n"
+_RSS_OPEN = (  # after the prologue (render/stylesheet.py)
     f'<rss xmlns:media="{_MEDIA_NS}" xmlns:dc="http://purl.org/dc/elements/1.1/" '
     'xmlns:atom="http://www.w3.org/2005/Atom" xmlns:content="http://purl.org/rss/1.0/modules/content/" '
     'version="2.0">\n  <channel>\n'
@@ -93,7 +93,7 @@ def rss_channel(spec: FeedSpec) -> str:
     """Everything of an RSS document before its first item."""
     t = _rss_text
     parts = [
-        _RSS_OPEN,
+        xml_prologue(spec.urls) + _RSS_OPEN,
         f"    <title>{t(spec.title)}</title>\n",
         f"    <link>{t(spec.alternate_url)}</link>\n",
         f"    <description>{t(spec.description)}</description>\n",
@@ -158,7 +158,7 @@ def atom_head(spec: FeedSpec) -> str:
     """Everything of an Atom document before its first entry."""
     t, a = _atom_text, _atom_attr
     parts = [
-        "<?xml version='1.0' encoding='UTF-8'?>\n",
+        xml_prologue(spec.urls),
         f'<feed xmlns:media="{_MEDIA_NS}" xmlns="http://www.w3.org/2005/Atom" xml:lang="{a(spec.language)}">\n',
         f"  <id>{t(spec.self_url)}</id>\n",
         f"  <title>{t(spec.title)}</title>\n",
