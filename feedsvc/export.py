@@ -3,9 +3,10 @@
     feedsvc build OUT --base-url https://feeds.example.com [--content DIR] [--gzip]
 
 The layout mirrors the URL contract (``feeds/topics/ai.rss`` ...), plus
-``feeds.opml`` and ``index.html``, so the export can be served as it is. It
-is written to a temporary folder next to OUT and swapped in at the end: a
-reader of OUT never sees half an export.
+``feeds.opml``, ``index.html``, a page per topic and provider
+(``topics/ai/index.html``), ``robots.txt`` and the favicon, so the export can
+be served as it is. It is written to a temporary folder next to OUT and
+swapped in at the end: a reader of OUT never sees half an export.
 
 An export replaces OUT as a whole, so it must never take anything with it
 that it did not write. Each export leaves a manifest (``.feedsvc-build``)
@@ -29,8 +30,8 @@ from feedsvc.content.model import Article
 from feedsvc.core.index import ALL, FeedKind, Index
 from feedsvc.render import FORMATS
 from feedsvc.render.compress import gzipped
-from feedsvc.render.home import render_home
 from feedsvc.render.opml import render_opml
+from feedsvc.render.pages import ICONS, ROBOTS_TXT, render_feed_page, render_home, static_file
 from feedsvc.render.spec import Site, feed_spec
 from feedsvc.render.urls import DEFAULT_LIMIT, Urls
 from feedsvc.render.xmlfeeds import atom_entry, rss_item
@@ -141,7 +142,7 @@ def _edited(out: Path, written: dict[str, list[int]]) -> list[str]:
 def export(
     index: Index, site: Site, base_url: str, out: Path, compress: bool = False, keep: dict[str, Path] | None = None
 ) -> ExportResult:
-    """Write every feed, the OPML list and the home page below ``out``.
+    """Write every feed, the OPML list and the pages (home, topics, providers) below ``out``.
 
     Raises ExportRefused, having written nothing, when ``out`` holds files an
     earlier export did not write (see check_out).
@@ -192,6 +193,17 @@ def _write_all(index: Index, site: Site, urls: Urls, root: Path, compress: bool)
     formats = list(FORMATS.values())
     write("feeds.opml", render_opml(index, site, urls, formats))
     write("index.html", render_home(index, site, urls, formats))
+    # A page per topic and provider as an index.html in a folder named like its URL
+    # (topics/ai/index.html for /topics/ai), which every static server finds.
+    for kind in (FeedKind.TOPIC, FeedKind.PROVIDER):
+        for info in index.feeds(kind):
+            page = render_feed_page(index, info.ref, site, urls, formats)
+            assert page is not None
+            (root / info.ref.path).mkdir(parents=True)
+            write(f"{info.ref.path}/index.html", page)
+    write("robots.txt", ROBOTS_TXT.encode())
+    for name in ICONS:
+        write(name, static_file(name))
     # Written last: its presence says every file it lists was written by this export,
     # with the size and mtime each had, so that a later edit by hand is noticed too.
     stamps = {name: _stamp(root / name) for name in sorted(names)}

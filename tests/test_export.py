@@ -86,10 +86,10 @@ def test_export_refuses_a_folder_it_did_not_write(tmp_path: Path, capsys: pytest
 def test_export_refuses_files_added_to_an_earlier_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     out = tmp_path / "site"
     assert build(out) == 0
-    (out / "robots.txt").write_text("User-agent: *\n")
+    (out / "humans.txt").write_text("Made by hand\n")
     assert build(out) == 2
-    assert "robots.txt" in capsys.readouterr().err
-    assert (out / "robots.txt").read_text() == "User-agent: *\n"
+    assert "humans.txt" in capsys.readouterr().err
+    assert (out / "humans.txt").read_text() == "Made by hand\n"
 
 
 def test_export_refuses_to_replace_a_file_edited_since_it_was_written(

@@ -90,7 +90,7 @@ def test_render_feed_level_metadata(fmt: str):
     assert feed.generator == "feedsvc"
     self_links = [link.href for link in feed.links if link.rel == "self"]
     assert self_links == [f"{BASE}/feeds/providers/reuters.com.{fmt}"]
-    assert feed.link == f"{BASE}/#provider-reuters.com"
+    assert feed.link == f"{BASE}/providers/reuters.com"  # its page for people
     assert feed.updated_parsed[:6] == (2022, 5, 12, 15, 9, 0)
     logo = SEED_ARTICLE.provider.images[0].url  # type: ignore[union-attr]
     assert (feed.image.href if fmt == "rss" else feed.logo) == logo

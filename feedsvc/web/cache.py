@@ -115,9 +115,10 @@ class CacheStats:
 class ResponseCache:
     """A byte-bounded LRU of rendered responses (cachetools)."""
 
-    def __init__(self, max_bytes: int, cache_control: str, clock: Clock = utc_now) -> None:
+    def __init__(self, max_bytes: int, cache_control: str, clock: Clock = utc_now, slots: int = 100_000) -> None:
+        """``slots``: how many URLs' Last-Modified times are remembered (see ModifiedClock)."""
         self._entries: LRUCache[Hashable, Rendered] = LRUCache(maxsize=max_bytes, getsizeof=_size)
-        self._clock = ModifiedClock(clock)
+        self._clock = ModifiedClock(clock, slots)
         self.date = DateHeader(clock)
         self._cache_control = cache_control
         self.stats = CacheStats()

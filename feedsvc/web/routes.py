@@ -13,12 +13,14 @@ from starlette.types import Scope
 
 from feedsvc.core.index import ALL, FeedKind, FeedRef
 from feedsvc.render import FORMATS, FeedFormat
+from feedsvc.render.pages import ICONS, MAX_QUERY, ROBOTS_TXT, normal_query, static_file
 from feedsvc.render.urls import DEFAULT_LIMIT, MAX_LIMIT, Urls
 from feedsvc.text import slugify
 from feedsvc.web.cache import Rendered
 from feedsvc.web.hosts import ANY, host_allowed, host_name
 from feedsvc.web.respond import RawResponse, decide
-from feedsvc.web.service import HOME, OPML, FeedService
+from feedsvc.web.security import security_headers
+from feedsvc.web.service import HOME, HTML, OPML, FeedService
 
 # A Host header is echoed into every absolute URL; refuse anything that is not host[:port].
 _HOST = re.compile(
@@ -37,6 +39,24 @@ def parse_limit(given: list[str]) -> int:
     if not (value.isascii() and value.isdigit() and len(value) <= 4) or not 1 <= int(value) <= MAX_LIMIT:
         raise HTTPException(400, f"limit: must be a whole number from 1 to {MAX_LIMIT}, not {value[:40]!r}")
     return int(value)
+
+
+# Control characters (C0, DEL, C1) are in no topic or provider name; a search holding one is a mistake.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def parse_query(given: list[str]) -> str:
+    """Given the query string's ``q`` values, return the search ("" for none) or raise 400."""
+    if not given:
+        return ""
+    if len(given) > 1:
+        raise HTTPException(400, "q: give it once, e.g. /?q=vision")
+    value = given[0]
+    if len(value) > MAX_QUERY:
+        raise HTTPException(400, f"q: a search is at most {MAX_QUERY} characters, this one has {len(value)}")
+    if _CONTROL.search(value):
+        raise HTTPException(400, "q: control characters (tabs, line breaks and the like) cannot be searched for")
+    return value
 
 
 def base_url(request: Request, service: FeedService) -> str:
@@ -127,12 +147,63 @@ async def opml(request: Request) -> Response:
         formats = [FORMATS[wanted[0]]]
     else:
         raise HTTPException(400, f"format: one of {', '.join(FORMATS)}, or leave it out to list every format")
-    return respond(request, service.page(OPML, formats, base_url(request, service)))
+    slot, rendered = service.page(OPML, formats, base_url(request, service))
+    service.remember_page(route_key(request.scope, service), slot)
+    return respond(request, rendered)
 
 
 async def home(request: Request) -> Response:
     service: FeedService = request.app.state.service
-    return respond(request, service.page(HOME, list(FORMATS.values()), base_url(request, service)))
+    query = parse_query(request.query_params.getlist("q"))
+    base = base_url(request, service)
+    formats = list(FORMATS.values())
+    if normal_query(query):
+        # Not remembered for the fast path either: made-up queries must not crowd out the feeds.
+        return respond(request, service.search(query, formats, base))
+    slot, rendered = service.page(HOME, formats, base)
+    service.remember_page(route_key(request.scope, service), slot)
+    return respond(request, rendered)
+
+
+def serve_page(request: Request, ref: FeedRef) -> Response:
+    """A topic's or provider's page; a non-canonical name is redirected, an unknown one gets a helpful 404."""
+    service: FeedService = request.app.state.service
+    base = base_url(request, service)
+    found = service.feed_page(ref, list(FORMATS.values()), base)
+    if found is None:
+        canonical = _canonical(ref)
+        if canonical != ref and service.index.info(canonical) is not None:
+            query = f"?{request.url.query}" if request.url.query else ""
+            return RedirectResponse(Urls(base).html(canonical) + query, status_code=301)
+        return Response(service.not_found_page(ref, base), 404, security_headers(HTML), media_type=HTML)
+    slot, rendered = found
+    service.remember_page(route_key(request.scope, service), slot)
+    return respond(request, rendered)
+
+
+async def topic_page(request: Request) -> Response:
+    return serve_page(request, FeedRef(FeedKind.TOPIC, request.path_params["topic"]))
+
+
+async def provider_page(request: Request) -> Response:
+    return serve_page(request, FeedRef(FeedKind.PROVIDER, request.path_params["domain"]))
+
+
+def serve_asset(request: Request, name: str, content_type: str, make: Callable[[], bytes]) -> Response:
+    service: FeedService = request.app.state.service
+    base_url(request, service)  # the same Host rule as every other URL, before anything is cached
+    slot, rendered = service.asset(name, content_type, make)
+    service.remember_page(route_key(request.scope, service), slot)
+    return respond(request, rendered)
+
+
+async def robots(request: Request) -> Response:
+    return serve_asset(request, "robots.txt", "text/plain; charset=utf-8", ROBOTS_TXT.encode)
+
+
+async def icon(request: Request) -> Response:
+    name = request.url.path.removeprefix("/")
+    return serve_asset(request, name, ICONS[name], lambda: static_file(name))
 
 
 async def healthz(request: Request) -> Response:
@@ -161,6 +232,11 @@ def _feed_route(path: str, endpoint: Callable[[Request], Awaitable[Response]]) -
 
 ROUTES = [
     Route("/", home),
+    Route("/topics/{topic}", topic_page),
+    Route("/providers/{domain}", provider_page),
+    Route("/robots.txt", robots),
+    Route("/favicon.ico", icon),
+    Route("/favicon.svg", icon),
     *_feed_route("/feeds.opml", opml),
     *_feed_route("/feeds/all.{fmt}", all_feed),
     *_feed_route("/feeds/topics/{topic}.{fmt}", topic_feed),

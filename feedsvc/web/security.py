@@ -1,16 +1,19 @@
 """Security headers: what a browser may do with each kind of response.
 
 Feeds, OPML, JSON and error texts are data: nothing in them may run, load or
-be framed. The home page is HTML with one inline style sheet and no script.
+be framed. The pages for people are HTML with one inline style sheet, images and no script.
 """
 
 from __future__ import annotations
 
 # Nothing loads, nothing runs, no one frames it: for every response that is not the home page.
 DATA_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-# The home page: its own inline <style>, links to feeds; no script of any kind.
+# Pages for people (home, topics, providers): their own inline <style>, the articles' images
+# from wherever they are hosted, the site icon, and the search form (a GET to the home page);
+# no script of any kind.
 PAGE_POLICY = (
-    "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: http:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +45,10 @@ class Page:
 
 OPML = Page("opml", "text/x-opml; charset=utf-8")
 HOME = Page("home", "text/html; charset=utf-8")
+HTML = HOME.content_type
+# Searches of the home page get a small cache of their own: a flood of made-up
+# queries can then never push the feeds readers poll out of the main cache.
+SEARCH_CACHE_BYTES = 2 * MIB
 
 
 class FeedService:
@@ -53,11 +57,12 @@ class FeedService:
         self.publisher = publisher
         self.site = Site(settings.title, settings.language, settings.websub_hub)
         self.cache = ResponseCache(settings.cache_mb * MIB, f"public, max-age={settings.max_age}", clock)
+        self.searches = ResponseCache(SEARCH_CACHE_BYTES, f"public, max-age={settings.max_age}", clock, slots=1_000)
         self.allowed_hosts = allowed_hosts(settings)
         # With a base URL and any Host allowed, the Host changes nothing in a response.
         self._host_matters = not (settings.base_url and self.allowed_hosts == ANY)
-        # Raw requests already routed to a feed: lets the fast path skip routing.
-        self.routes: LRUCache[Hashable, tuple[FeedRef, Hashable]] = LRUCache(maxsize=20_000)
+        # Raw requests already routed to a feed (or, with None, to a page): lets the fast path skip routing.
+        self.routes: LRUCache[Hashable, tuple[FeedRef | None, Hashable]] = LRUCache(maxsize=20_000)
 
     @property
     def index(self) -> Index:
@@ -118,13 +123,21 @@ class FeedService:
         if key not in self.routes:
             self.routes[key] = (ref, feed_slot(ref, fmt, limit, base_url))
 
+    def remember_page(self, key: Hashable, slot: Hashable) -> None:
+        """Note that a raw request asked for a page or file cached under ``slot`` (by index generation)."""
+        if key not in self.routes:
+            self.routes[key] = (None, slot)
+
     def cached_feed(self, key: Hashable) -> Rendered | None:
-        """The current cached feed for a raw request seen before, or None (then route it normally)."""
+        """The current cached feed or page for a raw request seen before, or None (then route it normally)."""
         known = self.routes.get(key)
         if known is None:
             return None
         ref, slot = known
-        info = self.index.info(ref)
+        index = self.index
+        if ref is None:  # a page: it shows many feeds, so any change to the index may change it
+            return self.cache.peek(slot, index.generation)
+        info = index.info(ref)
         return None if info is None else self.cache.peek(slot, info.revision)
 
     def _link_header(self, urls: Urls, ref: FeedRef, fmt: FeedFormat, limit: int) -> dict[str, str]:
@@ -135,19 +148,60 @@ class FeedService:
         links.append(f'<{urls.feed(ref, fmt.extension, limit)}>; rel="self"')
         return {"Link": ", ".join(links)}
 
-    def page(self, page: Page, formats: Sequence[FeedFormat], base_url: str) -> Rendered:
+    def page(self, page: Page, formats: Sequence[FeedFormat], base_url: str) -> tuple[Hashable, Rendered]:
+        """The OPML list or the home page, and the slot it is cached under (see remember_page)."""
         index = self.index
 
         def render() -> bytes:
             # Imported on first use: lxml and jinja2 are not on the start-up path.
-            from feedsvc.render.home import render_home
             from feedsvc.render.opml import render_opml
+            from feedsvc.render.pages import render_home
 
             renderer = render_opml if page is OPML else render_home
             return renderer(index, self.site, Urls(base_url), formats)
 
         slot = (page.name, tuple(fmt.extension for fmt in formats), base_url)
-        return self.cache.get(slot, index.generation, render, page.content_type)
+        return slot, self.cache.get(slot, index.generation, render, page.content_type)
+
+    def search(self, query: str, formats: Sequence[FeedFormat], base_url: str) -> Rendered:
+        """The home page showing the topics and providers a search matches, from the search cache."""
+        from feedsvc.render.pages import normal_query, render_home
+
+        index = self.index
+        query = normal_query(query)
+
+        def render() -> bytes:
+            return render_home(index, self.site, Urls(base_url), formats, query)
+
+        slot = ("search", query.casefold(), tuple(fmt.extension for fmt in formats), base_url)
+        return self.searches.get(slot, index.generation, render, HTML)
+
+    def feed_page(self, ref: FeedRef, formats: Sequence[FeedFormat], base_url: str) -> tuple[Hashable, Rendered] | None:
+        """A topic's or provider's page and its cache slot, or None when the index has no such feed."""
+        from feedsvc.render.pages import render_feed_page
+
+        index = self.index
+        if index.info(ref) is None:
+            return None
+
+        def render() -> bytes:
+            page = render_feed_page(index, ref, self.site, Urls(base_url), formats)
+            assert page is not None  # the same snapshot has the feed
+            return page
+
+        slot = ("page", ref, tuple(fmt.extension for fmt in formats), base_url)
+        return slot, self.cache.get(slot, index.generation, render, HTML)
+
+    def not_found_page(self, ref: FeedRef, base_url: str) -> bytes:
+        """The helpful 404 page for an unknown topic or provider; never cached (the names are anyone's)."""
+        from feedsvc.render.pages import render_not_found
+
+        return render_not_found(self.index, ref, self.site, Urls(base_url))
+
+    def asset(self, name: str, content_type: str, make: Callable[[], bytes]) -> tuple[Hashable, Rendered]:
+        """A file served at the root (robots.txt, the favicon), cached like a page."""
+        slot = ("asset", name)
+        return slot, self.cache.get(slot, self.index.generation, make, content_type)
 
     def health(self) -> dict[str, Any]:
         index = self.index
