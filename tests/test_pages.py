@@ -182,6 +182,21 @@ def test_search_finds_topics_and_providers_by_part_of_their_name(
     assert root.find(".//meta[@name='robots']").get("content") == "noindex"
 
 
+def test_search_echoes_the_query_as_text(seed_client: TestClient):
+    query = '"><script>alert(1)</script><b>x'
+    root = html_tree(seed_client.get("/", params={"q": query}).content)
+    assert root.find(".//b") is None
+    assert root.find(".//input[@id='q']").get("value") == query
+    assert query in root.findtext(".//title")
+
+
+def test_pages_answer_head_without_a_body(seed_client: TestClient):
+    for path in PAGES:
+        response = seed_client.head(path)
+        assert (response.status_code, response.content) == (200, b""), path
+        assert response.headers["etag"] == seed_client.get(path).headers["etag"]
+
+
 def test_search_form_works_without_script(seed_client: TestClient):
     root = html_tree(seed_client.get("/").content)
     form = root.find(".//form")
