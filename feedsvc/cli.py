@@ -84,7 +84,7 @@ def build(out: Path, content: Path | None, base_url: str | None, compress: bool)
         publisher = Publisher(settings.content)
         if publisher.load(path) == "full" and path is not None:
             publisher.save_snapshot(path)  # the next build re-reads only what changed
-        site = Site(settings.title, settings.language, settings.websub_hub)
+        site = Site.from_settings(settings)
         result = export(publisher.index, site, settings.base_url, out, compress, keep)
     except ExportRefused as exc:
         print(f"feedsvc build: refused: {exc}", file=sys.stderr)

@@ -52,12 +52,15 @@ def test_corpus_all_feed_has_every_published_article(corpus_client: TestClient):
 
 def test_corpus_images_become_enclosures_and_media(corpus_client: TestClient):
     feed = feedparser.parse(corpus_client.get("/feeds/all.rss?limit=500").content)
-    with_images = [e for e in feed.entries if e.get("media_content")]
+    with_images = [e for e in feed.entries if e.get("media_thumbnail")]
     assert len(with_images) > 200
     for entry in with_images:
+        # Each image once: the first is the enclosure, any others media:content.
         assert len(entry.enclosures) == 1
-        assert entry.enclosures[0].href == entry.media_content[0]["url"]
+        assert entry.enclosures[0].href == entry.media_thumbnail[0]["url"]
         assert entry.enclosures[0].type.startswith("image/")
+        others = [content["url"] for content in entry.get("media_content", [])]
+        assert others == [thumbnail["url"] for thumbnail in entry.media_thumbnail[1:]]
 
 
 def test_corpus_videos_link_to_the_video(corpus_client: TestClient):

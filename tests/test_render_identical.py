@@ -33,7 +33,16 @@ from .conftest import CORPUS, FIXTURES, REPO, article, front_matter
 from .reference import renderer as reference
 
 PAIRS = {"rss": (reference.render_rss, xmlfeeds.render_rss), "atom": (reference.render_atom, xmlfeeds.render_atom)}
-SITES = [Site(), Site(title='A & B <Feeds> "quoted"', language="en-GB", hubs=("https://hub.example/?a=1&b=2",))]
+SITES = [
+    Site(),
+    Site(
+        title='A & B <Feeds> "quoted"',
+        language="en-GB",
+        hubs=("https://hub.example/?a=1&b=2",),
+        image="https://img.example/a&b/cover.png",
+        owner_email="feeds+podcasts@example.com",
+    ),
+]
 
 
 # Elements (Clark names) our writer emits that the reference renderer has no way to write.
@@ -115,6 +124,28 @@ def test_identical_on_hostile_text():
     ]
     for site in SITES:
         assert_identical(parsed, site)
+
+
+def test_identical_with_known_image_sizes_and_types():
+    """Real sizes and types (front matter or the probe) reach the enclosure and media:content alike."""
+    images = [
+        {"url": "https://e.org/a.jpg", "width": 1400, "height": 1400},
+        {"url": "https://e.org/b?format=png"},
+        {"url": "https://e.org/c.PNG"},
+    ]
+    parsed = parse_article(front_matter(article(title="Sized", images=images)), "sized.md")
+    known = [
+        parsed._replace(
+            images=tuple(image._replace(length=1000 + n, type="image/png") for n, image in enumerate(parsed.images))
+        ),
+        parsed._replace(
+            source="half.md",
+            guid="https://e.org/half",
+            images=(parsed.images[0]._replace(length=7), *parsed.images[1:]),
+        ),
+    ]
+    for site in SITES:
+        assert_identical(known, site)
 
 
 def test_identical_on_an_empty_feed():

@@ -5,16 +5,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from feedsvc import __version__
 from feedsvc.content.model import Article, Image
 from feedsvc.core.index import FeedInfo, FeedKind
+from feedsvc.render.media import podcast_cover, rss_image_allowed
 from feedsvc.render.urls import DEFAULT_LIMIT, Urls
+
+if TYPE_CHECKING:
+    from feedsvc.settings import Settings
 
 # An empty feed has no newest item to date it by; a fixed date keeps its bytes
 # stable. Not 1970: validators flag dates before 1990 as implausible.
 EMPTY_FEED_DATE = datetime(2000, 1, 1, tzinfo=UTC)
 GENERATOR = ("feedsvc", __version__)
+# The service's own cover art (feedsvc/static/cover.png, 1400x1400), served at /cover.png:
+# what a feed without an image of its own shows when --site-image is not set.
+COVER = "cover.png"
+# The podcast directory category of every feed (Apple's list; "News" fits a news service).
+PODCAST_CATEGORY = "News"
+# iTunes text limits the W3C validator checks (itunes:author 255, itunes:summary 4000 characters).
+AUTHOR_MAX, SUMMARY_MAX = 255, 4000
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +36,13 @@ class Site:
     title: str = "feedsvc"
     language: str = "en"
     hubs: tuple[str, ...] = ()  # WebSub hubs every feed advertises
+    image: str | None = None  # cover art of feeds without a logo; None: the service's own /cover.png
+    owner_email: str | None = None  # the podcast owner's address (itunes:owner), when configured
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Site:
+        """The site as the settings describe it (the server and `feedsvc build` alike)."""
+        return cls(settings.title, settings.language, settings.websub_hub, settings.site_image, settings.owner_email)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +56,14 @@ class FeedSpec:
     language: str
     site_title: str
     urls: Urls
+    # The feed's image (RSS <image>, Atom logo and icon): the provider's logo, else the site's cover.
     logo: Image | None = None
     hubs: tuple[str, ...] = ()  # WebSub hubs
+    # Podcast apps (itunes: elements in RSS): the cover art, a square JPEG or PNG (the logo when
+    # it is one, else the site's cover), who makes the feed, and the owner to contact.
+    cover: str = ""
+    author: str = ""
+    owner_email: str | None = None
 
 
 def feed_spec(
@@ -63,6 +88,8 @@ def feed_spec(
     else:
         title = f"{site.title} — all articles"
         description = f"Every article published on {site.title}, newest first."
+    site_cover = Image(site.image or urls.home() + COVER)
+    logo = info.logo or site_cover
     return FeedSpec(
         info=info,
         title=title,
@@ -73,6 +100,16 @@ def feed_spec(
         language=site.language,
         site_title=site.title,
         urls=urls,
-        logo=info.logo,
+        logo=logo,
         hubs=site.hubs,
+        cover=(logo if podcast_cover(logo) else site_cover).url,
+        author=(info.name if info.ref.kind is FeedKind.PROVIDER else site.title)[:AUTHOR_MAX],
+        owner_email=site.owner_email,
     )
+
+
+def rss_logo(spec: FeedSpec) -> Image | None:
+    """The RSS <image>: the feed's logo when RSS allows it (GIF, JPEG, PNG), else the cover art."""
+    if spec.logo is None or rss_image_allowed(spec.logo.url):
+        return spec.logo
+    return Image(spec.cover) if spec.cover else None

@@ -20,18 +20,19 @@ from datetime import datetime
 from feedsvc.content.model import Article
 from feedsvc.core.index import FeedKind, FeedRef
 from feedsvc.render.content import article_html, excerpt_html
-from feedsvc.render.media import image_type, rss_image_allowed
-from feedsvc.render.spec import GENERATOR, FeedSpec
+from feedsvc.render.media import media_type, podcast_image_allowed
+from feedsvc.render.spec import GENERATOR, PODCAST_CATEGORY, SUMMARY_MAX, FeedSpec, rss_logo
 from feedsvc.render.stylesheet import xml_prologue
 from feedsvc.render.urls import Urls
 
 ItemRenderer = Callable[[Article, Urls], str]
 
 _MEDIA_NS = "http://search.yahoo.com/mrss/"
+ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 _RSS_OPEN = (  # after the prologue (render/stylesheet.py)
     f'<rss xmlns:media="{_MEDIA_NS}" xmlns:dc="http://purl.org/dc/elements/1.1/" '
     'xmlns:atom="http://www.w3.org/2005/Atom" xmlns:content="http://purl.org/rss/1.0/modules/content/" '
-    'version="2.0">\n  <channel>\n'
+    f'xmlns:itunes="{ITUNES_NS}" version="2.0">\n  <channel>\n'
 )
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -101,8 +102,8 @@ def rss_channel(spec: FeedSpec) -> str:
         "    <docs>http://www.rssboard.org/rss-specification</docs>\n",
         f"    <generator>{t(GENERATOR[0])}</generator>\n",
     ]
-    logo = spec.logo
-    if logo is not None and rss_image_allowed(logo.url):
+    logo = rss_logo(spec)
+    if logo is not None:
         parts.append(
             f"    <image>\n      <url>{t(logo.url)}</url>\n      <title>{t(spec.title)}</title>\n"
             f"      <link>{t(spec.alternate_url)}</link>\n"
@@ -114,6 +115,31 @@ def rss_channel(spec: FeedSpec) -> str:
     parts.append(f"    <language>{t(spec.language)}</language>\n")
     parts.append(f"    <lastBuildDate>{rfc822(spec.updated)}</lastBuildDate>\n")
     parts.extend(f'    <atom:link href="{_rss_attr(hub)}" rel="hub"/>\n' for hub in spec.hubs)
+    parts.append(_itunes_channel(spec))
+    return "".join(parts)
+
+
+def _itunes_channel(spec: FeedSpec) -> str:
+    """The podcast namespace of a channel, the way podcast apps and directories read it.
+
+    Not explicit: a news service. The owner needs an e-mail address, so it
+    appears only when one is configured (--owner-email).
+    """
+    t = _rss_text
+    parts = [
+        # feedgen 1.0 writes only yes/no/clean; Apple and the W3C validator now want true/false.
+        "    <itunes:explicit>false</itunes:explicit>\n",
+        f"    <itunes:author>{t(spec.author)}</itunes:author>\n",
+        f'    <itunes:category text="{PODCAST_CATEGORY}"/>\n',
+    ]
+    if spec.cover:
+        parts.append(f'    <itunes:image href="{_rss_attr(spec.cover)}"/>\n')
+    if spec.owner_email:
+        parts.append(
+            f"    <itunes:owner>\n      <itunes:name>{t(spec.author)}</itunes:name>\n"
+            f"      <itunes:email>{t(spec.owner_email)}</itunes:email>\n    </itunes:owner>\n"
+        )
+    parts.append(f"    <itunes:summary>{t(spec.description[:SUMMARY_MAX])}</itunes:summary>\n")
     return "".join(parts)
 
 
@@ -130,14 +156,17 @@ def rss_item(article: Article, urls: Urls) -> str:
     parts.append(f"      <description>{t(description)}</description>\n")
     parts.append(f'      <guid isPermaLink="true">{t(guid)}</guid>\n')
     parts.extend(f"      <category>{t(topic.name)}</category>\n" for topic in article.topics)
+    if article.images:
+        # Before media:content, so that a podcast app lists the first image first.
+        # RSS requires the length: 0 while the size is unknown, as is the custom.
+        first = article.images[0]
+        length = first.length or 0
+        parts.append(f'      <enclosure url="{a(first.url)}" length="{length}" type="{a(media_type(first))}"/>\n')
     parts.append(f"      <pubDate>{rfc822(article.published_at)}</pubDate>\n")
     parts.extend(_media(article, a, "      "))
     provider = article.provider
     if provider is not None:
         parts.append(f"      <dc:creator>{t(provider.name)}</dc:creator>\n")
-    if article.images:
-        first = article.images[0]
-        parts.append(f'      <enclosure url="{a(first.url)}" length="0" type="{image_type(first.url)}"/>\n')
     parts.extend(
         f'      <atom:link href="{a(related.url)}" rel="related" title="{a(related.title)}"/>\n'
         for related in article.related
@@ -147,7 +176,26 @@ def rss_item(article: Article, urls: Urls) -> str:
         parts.append(f'      <source url="{a(source)}">{t(provider.name)}</source>\n')
     if synopsis:
         parts.append(f"      <content:encoded>{t(article_html(article))}</content:encoded>\n")
+    parts.append(_itunes_item(article))
     parts.append("    </item>\n")
+    return "".join(parts)
+
+
+def _itunes_item(article: Article) -> str:
+    """The podcast namespace of an item: its artwork (the first JPEG or PNG image), title, summary and type.
+
+    Last in the item: podcastparser takes the last of itunes:image and
+    media:thumbnail as the episode's artwork.
+    """
+    t = _rss_text
+    parts = []
+    artwork = next((image.url for image in article.images if podcast_image_allowed(image.url)), None)
+    if artwork is not None:
+        parts.append(f'      <itunes:image href="{_rss_attr(artwork)}"/>\n')
+    if article.excerpt:
+        parts.append(f"      <itunes:summary>{t(article.excerpt[:SUMMARY_MAX])}</itunes:summary>\n")
+    parts.append(f"      <itunes:title>{t(article.title)}</itunes:title>\n")
+    parts.append("      <itunes:episodeType>full</itunes:episodeType>\n")
     return "".join(parts)
 
 
@@ -196,7 +244,8 @@ def atom_entry(article: Article, urls: Urls) -> str:
     parts.extend(_media(article, a, "    "))
     if article.images:
         first = article.images[0]
-        parts.append(f'    <link href="{a(first.url)}" rel="enclosure" type="{image_type(first.url)}"/>\n')
+        length = f' length="{first.length}"' if first.length else ""
+        parts.append(f'    <link href="{a(first.url)}" rel="enclosure" type="{a(media_type(first))}"{length}/>\n')
     parts.extend(
         f'    <link href="{a(related.url)}" rel="related" title="{a(related.title)}"/>\n' for related in article.related
     )
@@ -208,12 +257,21 @@ def atom_entry(article: Article, urls: Urls) -> str:
 
 
 def _media(article: Article, attr: Callable[[str], str], indent: str) -> list[str]:
-    """Media RSS: every image as media:content, then every image as media:thumbnail."""
+    """Media RSS: every image but the first as media:content, then every image as media:thumbnail.
+
+    Each image once: the first is the enclosure, and podcast apps list
+    enclosures and media:content alike as the episode's files.
+    """
     contents, thumbnails = [], []
-    for image in article.images:
+    for number, image in enumerate(article.images):
         url = attr(image.url)
         size = f' height="{image.height}" width="{image.width}"' if image.width and image.height else ""
-        contents.append(f'{indent}<media:content url="{url}" type="{image_type(image.url)}" medium="image"{size}/>\n')
+        if number:
+            file_size = f' fileSize="{image.length}"' if image.length else ""
+            contents.append(
+                f'{indent}<media:content url="{url}" type="{attr(media_type(image))}" medium="image"'
+                f"{size}{file_size}/>\n"
+            )
         thumbnails.append(f'{indent}<media:thumbnail url="{url}"{size}/>\n')
     return contents + thumbnails
 

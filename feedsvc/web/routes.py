@@ -14,6 +14,7 @@ from starlette.types import Scope
 from feedsvc.core.index import ALL, FeedKind, FeedRef
 from feedsvc.render import FORMATS, FeedFormat
 from feedsvc.render.pages import ICONS, MAX_QUERY, ROBOTS_TXT, normal_query, static_file
+from feedsvc.render.spec import COVER
 from feedsvc.render.urls import DEFAULT_LIMIT, MAX_LIMIT, Urls
 from feedsvc.text import slugify
 from feedsvc.web.cache import Rendered
@@ -206,6 +207,13 @@ async def icon(request: Request) -> Response:
     return serve_asset(request, name, ICONS[name], lambda: static_file(name))
 
 
+async def cover(request: Request) -> Response:
+    """The cover art of feeds without an image of their own (see --site-image)."""
+    service: FeedService = request.app.state.service
+    base_url(request, service)  # the same Host rule as every other URL
+    return respond(request, service.static(COVER, "image/png"))
+
+
 async def healthz(request: Request) -> Response:
     service: FeedService = request.app.state.service
     return JSONResponse(service.health(), headers={"Cache-Control": "no-store"})
@@ -241,5 +249,6 @@ ROUTES = [
     *_feed_route("/feeds/all.{fmt}", all_feed),
     *_feed_route("/feeds/topics/{topic}.{fmt}", topic_feed),
     *_feed_route("/feeds/providers/{domain}.{fmt}", provider_feed),
+    Route(f"/{COVER}", cover),
     Route("/healthz", healthz),
 ]

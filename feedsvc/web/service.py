@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from importlib.resources import files
 from typing import Any
 
 from cachetools import LRUCache
@@ -28,6 +29,9 @@ from feedsvc.web.hosts import ANY, allowed_hosts
 log = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
+# Files shipped in the package (the cover art) change only with a release: clients may
+# keep them a week, then revalidate with the ETag.
+STATIC_CACHE_CONTROL = f"public, max-age={7 * 24 * 3600}"
 
 
 def feed_slot(ref: FeedRef, fmt: FeedFormat, limit: int, base_url: str) -> Hashable:
@@ -55,9 +59,10 @@ class FeedService:
     def __init__(self, settings: Settings, publisher: Publisher, clock: Clock = utc_now):
         self.settings = settings
         self.publisher = publisher
-        self.site = Site(settings.title, settings.language, settings.websub_hub)
+        self.site = Site.from_settings(settings)
         self.cache = ResponseCache(settings.cache_mb * MIB, f"public, max-age={settings.max_age}", clock)
         self.searches = ResponseCache(SEARCH_CACHE_BYTES, f"public, max-age={settings.max_age}", clock, slots=1_000)
+        self.static_files = ResponseCache(4 * MIB, STATIC_CACHE_CONTROL, clock)
         self.allowed_hosts = allowed_hosts(settings)
         # With a base URL and any Host allowed, the Host changes nothing in a response.
         self._host_matters = not (settings.base_url and self.allowed_hosts == ANY)
@@ -202,6 +207,14 @@ class FeedService:
         """A file served at the root (robots.txt, the favicon), cached like a page."""
         slot = ("asset", name)
         return slot, self.cache.get(slot, self.index.generation, make, content_type)
+
+    def static(self, name: str, content_type: str) -> Rendered:
+        """A file of feedsvc/static/, read on first use, then served from memory with its validators."""
+
+        def read() -> bytes:
+            return files("feedsvc").joinpath("static", name).read_bytes()
+
+        return self.static_files.get(("static", name), 0, read, content_type)  # one version per process
 
     def health(self) -> dict[str, Any]:
         index = self.index

@@ -4,8 +4,10 @@
   link dict with the new element), which would turn enclosures and related
   links into extra "alternate" links. We write them ourselves.
 - RSS items have no related links in feedgen; we add ``atom:link rel="related"``.
-- RSS ``<enclosure>``: feedgen's ``enclosure()`` also adds the broken Atom link.
+- Atom enclosures, for the same reason (RSS uses feedgen's own ``<enclosure>``).
 - RSS ``<source url>`` naming the provider's own feed.
+- RSS ``itunes:explicit`` as ``false``: feedgen's podcast extension writes only
+  the yes/no/clean that Apple and the W3C validator no longer accept.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from feedgen.util import xml_elem
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
+ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 NAMESPACE = "feedsvc"
 
 
@@ -37,11 +40,14 @@ class FeedsvcExtension(BaseExtension):  # type: ignore[misc]
 
     def __init__(self) -> None:
         self.hubs: tuple[str, ...] = ()
+        self.explicit = ""
 
     def extend_rss(self, rss: Any) -> Any:
         channel = rss[0]
         for hub in self.hubs:
             xml_elem(f"{{{ATOM_NS}}}link", channel, href=hub, rel="hub")
+        if self.explicit:
+            xml_elem(f"{{{ITUNES_NS}}}explicit", channel).text = self.explicit
         return rss
 
 
@@ -78,13 +84,9 @@ class FeedsvcEntryExtension(BaseEntryExtension):  # type: ignore[misc]
 
     def extend_rss(self, item: Any) -> Any:
         for link in self.links:
-            if link.rel == "enclosure":
-                # RSS requires length; 0 is the convention when it is unknown.
-                xml_elem("enclosure", item, url=link.href, length=str(link.length or 0), type=link.type)
-            else:
-                element = xml_elem(f"{{{ATOM_NS}}}link", item, href=link.href, rel=link.rel)
-                if link.title:
-                    element.set("title", link.title)
+            element = xml_elem(f"{{{ATOM_NS}}}link", item, href=link.href, rel=link.rel)
+            if link.title:
+                element.set("title", link.title)
         if self.source_url:
             xml_elem("source", item, url=self.source_url).text = self.source_title
         if self.rss_content:

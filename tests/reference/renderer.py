@@ -17,8 +17,8 @@ from feedgen.feed import FeedGenerator
 from feedsvc.content.model import Article, Image
 from feedsvc.core.index import FeedKind, FeedRef
 from feedsvc.render.content import article_html, excerpt_html
-from feedsvc.render.media import image_type, rss_image_allowed
-from feedsvc.render.spec import GENERATOR, FeedSpec
+from feedsvc.render.media import media_type, podcast_image_allowed
+from feedsvc.render.spec import GENERATOR, PODCAST_CATEGORY, SUMMARY_MAX, FeedSpec, rss_logo
 from feedsvc.render.xmlfeeds import entry_updated_stamps
 
 from .feedgen_ext import NAMESPACE, FeedsvcEntryExtension, FeedsvcExtension, Link
@@ -69,6 +69,8 @@ def _feed(spec: FeedSpec, articles: Sequence[Article], rss: bool) -> FeedGenerat
     if rss:
         fg.load_extension("dc", atom=False, rss=True)  # RSS <author> needs an e-mail; dc:creator does not
     fg.register_extension(NAMESPACE, FeedsvcExtension, FeedsvcEntryExtension)
+    if rss:
+        fg.load_extension("podcast", atom=False, rss=True)  # last: the itunes elements end channel and item
     fg.id(spec.self_url)
     fg.title(spec.title)
     fg.subtitle(spec.description)
@@ -84,8 +86,12 @@ def _feed(spec: FeedSpec, articles: Sequence[Article], rss: bool) -> FeedGenerat
     fg.author(name=spec.site_title, uri=spec.urls.home())
     fg.generator(*GENERATOR)
     fg.updated(spec.updated)
-    if spec.logo:
-        _logo(fg, spec.logo, spec, rss)
+    if rss:
+        _logo(fg, rss_logo(spec), spec)
+        _podcast(fg, spec)
+    elif spec.logo:
+        fg.logo(spec.logo.url)
+        fg.icon(spec.logo.url)
     for article in articles:
         _entry(fg.add_entry(order="append"), article, spec, rss)
     return fg
@@ -95,22 +101,31 @@ def _self_type(rss: bool) -> str:
     return "application/rss+xml" if rss else "application/atom+xml"
 
 
-def _logo(fg: FeedGenerator, logo: Image, spec: FeedSpec, rss: bool) -> None:
-    if rss:
-        if not rss_image_allowed(logo.url):
-            return
-        # RSS caps the image at 144x400; omit a size that would break the cap.
-        fits = bool(logo.width and logo.height and logo.width <= 144 and logo.height <= 400)
-        fg.image(
-            url=logo.url,
-            title=spec.title,
-            link=spec.alternate_url,
-            width=str(logo.width) if fits else None,
-            height=str(logo.height) if fits else None,
-        )
-    else:
-        fg.logo(logo.url)
-        fg.icon(logo.url)
+def _logo(fg: FeedGenerator, logo: Image | None, spec: FeedSpec) -> None:
+    if logo is None:
+        return
+    # RSS caps the image at 144x400; omit a size that would break the cap.
+    fits = bool(logo.width and logo.height and logo.width <= 144 and logo.height <= 400)
+    fg.image(
+        url=logo.url,
+        title=spec.title,
+        link=spec.alternate_url,
+        width=str(logo.width) if fits else None,
+        height=str(logo.height) if fits else None,
+    )
+
+
+def _podcast(fg: FeedGenerator, spec: FeedSpec) -> None:
+    """The channel's itunes elements, through feedgen's podcast extension (itunes:explicit
+    through ours: feedgen 1.0 knows only yes/no/clean, Apple and the W3C validator want false)."""
+    getattr(fg, NAMESPACE).explicit = "false"
+    fg.podcast.itunes_author(spec.author)
+    fg.podcast.itunes_category(PODCAST_CATEGORY)
+    if spec.cover:
+        fg.podcast.itunes_image(spec.cover)
+    if spec.owner_email:
+        fg.podcast.itunes_owner(name=spec.author, email=spec.owner_email)
+    fg.podcast.itunes_summary(spec.description[:SUMMARY_MAX])
 
 
 def _entry(fe: FeedEntry, article: Article, spec: FeedSpec, rss: bool) -> None:
@@ -134,9 +149,22 @@ def _entry(fe: FeedEntry, article: Article, spec: FeedSpec, rss: bool) -> None:
     if article.provider:
         _provider(fe, ext, article, spec, rss)
     if article.images:
-        _images(fe, ext, article.images)
+        _images(fe, ext, article.images, rss)
     for related in article.related:
         ext.add_link(Link(href=related.url, rel="related", title=related.title))
+    if rss:
+        _episode(fe, article)
+
+
+def _episode(fe: FeedEntry, article: Article) -> None:
+    """The item's itunes elements, through feedgen's podcast extension."""
+    artwork = next((image.url for image in article.images if podcast_image_allowed(image.url)), None)
+    if artwork is not None:
+        fe.podcast.itunes_image(artwork)
+    if article.excerpt:
+        fe.podcast.itunes_summary(article.excerpt[:SUMMARY_MAX])
+    fe.podcast.itunes_title(article.title)
+    fe.podcast.itunes_episode_type("full")
 
 
 def _provider(fe: FeedEntry, ext: FeedsvcEntryExtension, article: Article, spec: FeedSpec, rss: bool) -> None:
@@ -153,14 +181,22 @@ def _provider(fe: FeedEntry, ext: FeedsvcEntryExtension, article: Article, spec:
         fe.author(author)
 
 
-def _images(fe: FeedEntry, ext: FeedsvcEntryExtension, images: Sequence[Image]) -> None:
+def _images(fe: FeedEntry, ext: FeedsvcEntryExtension, images: Sequence[Image], rss: bool) -> None:
+    """Each image once: the first is the enclosure, the others media:content (a podcast app
+    lists both as the episode's files); every image is a media:thumbnail."""
     first = images[0]
-    ext.add_link(Link(href=first.url, rel="enclosure", type=image_type(first.url), length=0))
-    for image in images:
-        content: dict[str, str] = {"url": image.url, "medium": "image", "type": image_type(image.url)}
+    if rss:  # feedgen's own: before the extensions' elements, so a podcast app lists it first
+        fe.enclosure(first.url, str(first.length or 0), media_type(first))
+    else:
+        ext.add_link(Link(href=first.url, rel="enclosure", type=media_type(first), length=first.length))
+    for number, image in enumerate(images):
+        content: dict[str, str] = {"url": image.url, "medium": "image", "type": media_type(image)}
         thumbnail: dict[str, str] = {"url": image.url}
         if image.width and image.height:
             for size in (content, thumbnail):
                 size["width"], size["height"] = str(image.width), str(image.height)
-        fe.media.content(content, group=None)
+        if image.length:
+            content["fileSize"] = str(image.length)
+        if number:
+            fe.media.content(content, group=None)
         fe.media.thumbnail(thumbnail, group=None)
