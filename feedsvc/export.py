@@ -32,7 +32,7 @@ from feedsvc.render import FORMATS
 from feedsvc.render.compress import gzipped
 from feedsvc.render.opml import render_opml
 from feedsvc.render.pages import ICONS, ROBOTS_TXT, render_feed_page, render_home, static_file
-from feedsvc.render.spec import Site, feed_spec
+from feedsvc.render.spec import COVER, Site, feed_spec
 from feedsvc.render.urls import DEFAULT_LIMIT, Urls
 from feedsvc.render.xmlfeeds import atom_entry, rss_item
 
@@ -193,6 +193,8 @@ def _write_all(index: Index, site: Site, urls: Urls, root: Path, compress: bool)
     formats = list(FORMATS.values())
     write("feeds.opml", render_opml(index, site, urls, formats))
     write("index.html", render_home(index, site, urls, formats))
+    if site.image is None:  # the feeds name the service's own cover art
+        write(COVER, static_file(COVER))
     # A page per topic and provider as an index.html in a folder named like its URL
     # (topics/ai/index.html for /topics/ai), which every static server finds.
     for kind in (FeedKind.TOPIC, FeedKind.PROVIDER):

@@ -305,10 +305,16 @@ def test_site_image_and_owner_reach_the_served_feeds(client_for: Callable[..., T
 
 
 def test_build_writes_feeds_whose_cover_is_the_service_own(tmp_path: Path):
-    """A static export names the cover at its base URL, like the service."""
+    """A static export names the cover at its base URL, like the service, and holds it."""
     from feedsvc.content.loader import load_folder
     from feedsvc.export import export
 
     index = Index(load_folder(REPO / "seeds").articles)
     export(index, Site(), BASE, tmp_path / "out")
     assert podcast((tmp_path / "out" / "feeds" / "all.rss").read_bytes())["cover_url"] == COVER
+    assert (tmp_path / "out" / "cover.png").read_bytes() == (REPO / "feedsvc" / "static" / "cover.png").read_bytes()
+    export(index, Site(image="https://cdn.example/art.png"), BASE, tmp_path / "other")
+    assert (
+        podcast((tmp_path / "other" / "feeds" / "all.rss").read_bytes())["cover_url"] == "https://cdn.example/art.png"
+    )
+    assert not (tmp_path / "other" / "cover.png").exists()  # not named by any feed
