@@ -33,6 +33,7 @@ from feedsvc.render.compress import gzipped
 from feedsvc.render.opml import render_opml
 from feedsvc.render.pages import ICONS, ROBOTS_TXT, render_feed_page, render_home, static_file
 from feedsvc.render.spec import COVER, Site, feed_spec
+from feedsvc.render.stylesheet import STYLESHEET, stylesheet_bytes
 from feedsvc.render.urls import DEFAULT_LIMIT, Urls
 from feedsvc.render.xmlfeeds import atom_entry, rss_item
 
@@ -195,6 +196,8 @@ def _write_all(index: Index, site: Site, urls: Urls, root: Path, compress: bool)
     write("index.html", render_home(index, site, urls, formats))
     if site.image is None:  # the feeds name the service's own cover art
         write(COVER, static_file(COVER))
+    # The feeds name it root-relative: served from OUT's root, they show as pages in a browser.
+    write(STYLESHEET, stylesheet_bytes())
     # A page per topic and provider as an index.html in a folder named like its URL
     # (topics/ai/index.html for /topics/ai), which every static server finds.
     for kind in (FeedKind.TOPIC, FeedKind.PROVIDER):

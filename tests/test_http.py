@@ -25,7 +25,7 @@ def test_feed_is_served_with_type_validators_and_cache_control(seed_client: Test
     assert response.headers["etag"].startswith('"') and not response.headers["etag"].startswith("W/")
     assert "last-modified" in response.headers
     assert response.headers["cache-control"] == "public, max-age=300"
-    assert response.headers["vary"] == "Accept-Encoding"
+    assert response.headers["vary"] == "Accept, Accept-Encoding"  # browsers get it as application/xml
     parsed = feedparser.parse(response.content)
     assert parsed.bozo == 0 and parsed.entries
 

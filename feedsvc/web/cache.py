@@ -9,7 +9,7 @@ found again; it simply ages out of the LRU.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from cachetools import LRUCache
@@ -51,6 +51,9 @@ class Rendered:
     # False when an earlier body of the same URL had the same Last-Modified second:
     # If-Modified-Since cannot then tell the two apart, so it never earns a 304.
     modified_exactly: bool = True
+    # The same bytes as a page for browsers (web/browser.py): another media type,
+    # so other tags; None for responses that have one representation only.
+    for_browsers: Rendered | None = None
 
     def variant(self, gzip_ok: bool) -> Variant:
         return self.gzipped if gzip_ok and self.gzipped is not None else self.identity
@@ -130,12 +133,14 @@ class ResponseCache:
         render: Callable[[], bytes],
         content_type: str,
         headers: Mapping[str, str] | None = None,
+        browser_type: str | None = None,
     ) -> Rendered:
         """Return the cached response for (slot, revision), rendering it on a miss.
 
         ``headers`` are extra response headers; like the body, they must be
-        determined by the slot and revision. A hit does no rendering, no
-        compression and no hashing.
+        determined by the slot and revision. ``browser_type``: the media type
+        of the same bytes for browsers, when it differs (then both vary on
+        Accept). A hit does no rendering, no compression and no hashing.
         """
         key = (slot, revision)
         entry = self._entries.get(key)
@@ -143,7 +148,7 @@ class ResponseCache:
             self.stats.hits += 1
             return entry
         self.stats.renders += 1
-        entry = self._build(slot, render(), content_type, headers or {})
+        entry = self._build(slot, render(), content_type, headers or {}, browser_type)
         if entry.size <= self._entries.maxsize:  # larger than the whole budget: serve, don't keep
             self._entries[key] = entry
         return entry
@@ -162,15 +167,42 @@ class ResponseCache:
     def current_bytes(self) -> int:
         return int(self._entries.currsize)
 
-    def _build(self, slot: Hashable, body: bytes, content_type: str, headers: Mapping[str, str]) -> Rendered:
+    def _build(
+        self, slot: Hashable, body: bytes, content_type: str, headers: Mapping[str, str], browser_type: str | None
+    ) -> Rendered:
         etag = strong_etag(body)
         last_modified, exactly = self._clock.stamp(slot, etag)
+        compressed = gzipped(body)
+        vary = "Accept, Accept-Encoding" if browser_type else "Accept-Encoding"
+        rendered = self._representation(body, compressed, etag, last_modified, exactly, content_type, headers, vary)
+        if browser_type is None:
+            return rendered
+        # Another media type is another representation, so its tags differ too (RFC 9110 §8.8.3):
+        # a cache in front must never answer a reader's revalidation with the browser's copy.
+        browser_etag = etag[:-1] + '-xml"'
+        browser = self._representation(
+            body, compressed, browser_etag, last_modified, exactly, browser_type, headers, vary
+        )
+        return replace(rendered, for_browsers=browser, size=rendered.size + 1024)
+
+    def _representation(
+        self,
+        body: bytes,
+        compressed: bytes,
+        etag: str,
+        last_modified: datetime,
+        exactly: bool,
+        content_type: str,
+        headers: Mapping[str, str],
+        vary: str,
+    ) -> Rendered:
+        """One media type of a body: its identity and gzip variants, with every header."""
         common = {
             **headers,
             "Cache-Control": self._cache_control,
             "ETag": etag,
             "Last-Modified": http_date(last_modified),
-            "Vary": "Accept-Encoding",
+            "Vary": vary,
         }
         extra = {
             **security_headers(content_type),
@@ -182,7 +214,6 @@ class ResponseCache:
         # A 304 repeats what a 200 would carry except the body's own metadata (RFC 9110 §15.4.5):
         # without the CORS headers, a browser-based reader's revalidation fails.
         identity = Variant(body, {**common, **extra, "Content-Type": content_type}, {**common, **extra})
-        compressed = gzipped(body)
         compressed_variant = None
         etags: tuple[str, ...] = (etag,)
         if len(compressed) < len(body):

@@ -38,10 +38,12 @@ class FastFeeds:
             await self.app(scope, receive, self._finishing(send))
             return
         # The first occurrence of each header wins, as in Starlette's request.headers.get().
-        host = accept_encoding = if_none_match = if_modified_since = None
+        host = accept = accept_encoding = if_none_match = if_modified_since = None
         for name, value in scope["headers"]:
             if name == b"host":
                 host = value if host is None else host
+            elif name == b"accept":
+                accept = value.decode("latin-1") if accept is None else accept
             elif name == b"accept-encoding":
                 accept_encoding = value.decode("latin-1") if accept_encoding is None else accept_encoding
             elif name == b"if-none-match":
@@ -53,7 +55,7 @@ class FastFeeds:
         if rendered is None:
             await self.app(scope, receive, self._finishing(send))
             return
-        status, headers, body = decide(rendered, accept_encoding, if_none_match, if_modified_since)
+        status, headers, body = decide(rendered, accept_encoding, if_none_match, if_modified_since, accept)
         headers = [*headers, (b"date", service.cache.date())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})

@@ -15,6 +15,7 @@ from feedsvc.core.index import ALL, FeedKind, FeedRef
 from feedsvc.render import FORMATS, FeedFormat
 from feedsvc.render.pages import ICONS, MAX_QUERY, ROBOTS_TXT, normal_query, static_file
 from feedsvc.render.spec import COVER
+from feedsvc.render.stylesheet import STYLESHEET, STYLESHEET_TYPE
 from feedsvc.render.urls import DEFAULT_LIMIT, MAX_LIMIT, Urls
 from feedsvc.text import slugify
 from feedsvc.web.cache import Rendered
@@ -85,7 +86,13 @@ def respond(request: Request, rendered: Rendered) -> Response:
     """Serve a rendered document, or 304 when the client's copy is current."""
     headers = request.headers
     return RawResponse(
-        decide(rendered, headers.get("accept-encoding"), headers.get("if-none-match"), headers.get("if-modified-since"))
+        decide(
+            rendered,
+            headers.get("accept-encoding"),
+            headers.get("if-none-match"),
+            headers.get("if-modified-since"),
+            headers.get("accept"),
+        )
     )
 
 
@@ -214,6 +221,13 @@ async def cover(request: Request) -> Response:
     return respond(request, service.static(COVER, "image/png"))
 
 
+async def stylesheet(request: Request) -> Response:
+    """The XSLT stylesheet every feed names, which makes a page of it in a browser (see web/browser.py)."""
+    service: FeedService = request.app.state.service
+    base_url(request, service)  # the same Host rule as every other URL
+    return respond(request, service.static(STYLESHEET, STYLESHEET_TYPE))
+
+
 async def healthz(request: Request) -> Response:
     service: FeedService = request.app.state.service
     return JSONResponse(service.health(), headers={"Cache-Control": "no-store"})
@@ -250,5 +264,6 @@ ROUTES = [
     *_feed_route("/feeds/topics/{topic}.{fmt}", topic_feed),
     *_feed_route("/feeds/providers/{domain}.{fmt}", provider_feed),
     Route(f"/{COVER}", cover),
+    Route(f"/{STYLESHEET}", stylesheet),
     Route("/healthz", healthz),
 ]

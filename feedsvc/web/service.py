@@ -23,6 +23,7 @@ from feedsvc.render import FeedFormat
 from feedsvc.render.spec import Site, feed_spec
 from feedsvc.render.urls import Urls
 from feedsvc.settings import Settings
+from feedsvc.web.browser import BROWSER_TYPE
 from feedsvc.web.cache import Rendered, ResponseCache
 from feedsvc.web.hosts import ANY, allowed_hosts
 
@@ -113,7 +114,8 @@ class FeedService:
         cached = self.cache.peek(slot, info.revision)
         if cached is not None:
             return cached
-        return self.cache.get(slot, info.revision, render, fmt.content_type, self._link_header(urls, ref, fmt, limit))
+        link = self._link_header(urls, ref, fmt, limit)
+        return self.cache.get(slot, info.revision, render, fmt.content_type, link, BROWSER_TYPE)
 
     def route_key(self, scheme: str, path: str, query: bytes, host: bytes | None) -> Hashable:
         """What identifies a feed request before routing: scheme, path, query and, when it matters, Host.
