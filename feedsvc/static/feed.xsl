@@ -87,7 +87,7 @@
                   border: 1px solid var(--hint-line); border-radius: .6rem; }
           .hint h2 { margin: 0 0 .3rem; font-size: 1.05rem; }
           .hint p { margin: .3rem 0; }
-          .hint code { display: block; margin: .5rem 0; padding: .5rem .7rem; overflow-x: auto; white-space: nowrap;
+          .hint code { display: block; margin: .5rem 0; padding: .5rem .7rem; overflow-wrap: anywhere;
                        font: .95rem/1.4 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace;
                        background: var(--card); border: 1px solid var(--line); border-radius: .4rem;
                        user-select: all; -webkit-user-select: all; }
@@ -107,10 +107,14 @@
           ul.topics li { font-size: .75rem; padding: .05rem .5rem; border: 1px solid var(--line); border-radius: 1rem;
                          color: var(--muted); }
           footer { margin-top: 2rem; font-size: .85rem; color: var(--muted); }
+          /* Chromium lays a notice of XSLT's deprecation over the top of the page: while it shows,
+             the feed's title starts below it. */
+          body:has(&gt; xslt-warning-banner:popover-open) .wrap { padding-top: 7.5rem; }
           @media (max-width: 36rem) {
             .item { grid-template-columns: 1fr; }
             .item img { width: 100%; height: auto; aspect-ratio: 16 / 9; }
             h1 { font-size: 1.5rem; }
+            body:has(&gt; xslt-warning-banner:popover-open) .wrap { padding-top: 14rem; }
           }
         </style>
       </head>
