@@ -27,6 +27,7 @@ from feedsvc.api.routes import ROUTES as API_ROUTES
 from feedsvc.api.throttle import AuthThrottle
 from feedsvc.core import snapshot
 from feedsvc.core.index import FeedRef
+from feedsvc.live.probe import Prober
 from feedsvc.live.schedule import release_when_due
 from feedsvc.live.watcher import watch
 from feedsvc.live.websub import HubNotifier
@@ -96,8 +97,8 @@ def create_app(
     """Given settings (and optionally a ready service and middleware), return the ASGI app.
 
     The content folder is loaded here, before the server binds, so a broken
-    configuration fails at start-up. The watcher and the WebSub notifier
-    run for the lifetime of the server.
+    configuration fails at start-up. The watcher, the scheduler, the WebSub
+    notifier and the enclosure probe run for the lifetime of the server.
     """
     service = service or FeedService.load(settings)[0]
 
@@ -111,6 +112,10 @@ def create_app(
             service.publisher.listeners.append(notifier.on_index_change)
             tasks.append(asyncio.create_task(notifier.run(stop)))
         tasks.append(asyncio.create_task(release_when_due(service.publisher, stop)))
+        if settings.enclosure_probe != "off":
+            prober = Prober(service.publisher, settings.enclosure_probe)
+            service.publisher.listeners.append(prober.on_index_change)
+            tasks.append(asyncio.create_task(prober.run(stop)))
         if settings.watch != "off":
             tasks.append(asyncio.create_task(watch(service.publisher, settings.watch, stop, app.state.ready)))
         else:

@@ -123,26 +123,6 @@ def _hubs(value: str) -> tuple[str, ...]:
     return hubs
 
 
-def _site_image(value: str) -> str | None:
-    if not value:
-        return None
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or any(c in value for c in ' \t\n\\"<>'):
-        raise ValueError(f"must be an absolute http(s) URL, like https://example.com/cover.png, not {value[:100]!r}")
-    if not value.endswith((".jpg", ".png")):
-        # Apple's rule for podcast artwork (itunes:image), which podcast apps follow.
-        raise ValueError(f"must be a JPEG or PNG whose URL ends in .jpg or .png, not {value[:100]!r}")
-    return value
-
-
-def _email(value: str) -> str | None:
-    if not value:
-        return None
-    if not re.fullmatch(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", value):
-        raise ValueError(f"must be an e-mail address such as podcasts@example.com, not {value[:100]!r}")
-    return value
-
-
 # A host name or IP literal, as a Host header gives it (no port): www.example.com, 127.0.0.1, [::1].
 _HOST_NAME = re.compile(r"\.?[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?|\[[0-9a-f:.]+\]")
 
@@ -158,6 +138,15 @@ def _allowed_hosts(value: str) -> tuple[str, ...] | None:
                 f"subdomains, or * for any, not {host[:100]!r}"
             )
     return hosts
+
+
+def _enclosure_probe(value: str) -> str:
+    mode = value.lower()
+    if mode not in ("public", "all", "off"):
+        raise ValueError(
+            "must be public (ask public addresses only), all (intranets and tests: any address) or off (ask nobody)"
+        )
+    return mode
 
 
 def _log_level(value: str) -> str:
@@ -219,19 +208,12 @@ SETTINGS: tuple[Setting, ...] = (
         _hubs,
     ),
     Setting(
-        "site_image",
-        None,
-        "Cover art of the feeds that have no logo of their own (topics, all articles), for podcast apps: "
-        "an absolute URL of a square JPEG or PNG (1400-3000 px), ending in .jpg or .png. "
-        "Unset: the service's own /cover.png.",
-        _site_image,
-    ),
-    Setting(
-        "owner_email",
-        None,
-        "E-mail address podcast directories may contact the feeds' owner at (itunes:owner). "
-        "Unset: no owner in the feeds.",
-        _email,
+        "enclosure_probe",
+        "public",
+        "Find each image's size and type for RSS enclosures by asking its server (HEAD, else a one-byte GET), "
+        "in the background: public (never loopback, private, link-local or multicast addresses), "
+        "all (any address: intranets and tests) or off.",
+        _enclosure_probe,
     ),
 )
 
@@ -259,8 +241,7 @@ class Settings:
     snapshot: str = DEFAULTS["snapshot"]
     api_max_bytes: int = DEFAULTS["api_max_bytes"]
     websub_hub: tuple[str, ...] = DEFAULTS["websub_hub"]
-    site_image: str | None = DEFAULTS["site_image"]
-    owner_email: str | None = DEFAULTS["owner_email"]
+    enclosure_probe: str = DEFAULTS["enclosure_probe"]
 
 
 def load_settings(given: Mapping[str, str | None], environ: Mapping[str, str]) -> Settings:

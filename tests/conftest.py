@@ -24,6 +24,8 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Start-up snapshots go to the user's cache folder: give the tests their own."""
     previous = os.environ.get("XDG_CACHE_HOME")
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+    # Servers the tests start ask no image server on the internet (tests/test_probe.py turns it on).
+    os.environ.setdefault("FEEDSVC_ENCLOSURE_PROBE", "off")
     yield
     if previous is None:
         os.environ.pop("XDG_CACHE_HOME", None)
@@ -76,6 +78,7 @@ def client_for() -> Iterator[Callable[..., TestClient]]:
 
     def make(folder: Path, **settings: Any) -> TestClient:
         settings.setdefault("allowed_hosts", ("feeds.test",))
+        settings.setdefault("enclosure_probe", "off")  # no requests to the seeds' image hosts
         client = TestClient(create_app(Settings(content=folder, **settings)), base_url="http://feeds.test")
         clients.append(client)
         return client

@@ -19,7 +19,7 @@ import jsonschema_rs
 import yaml
 
 from feedsvc.content.model import Article, Image, Provider, Related
-from feedsvc.content.parse import MAX_DEPTH, InvalidArticle, Problem, check_nesting, parse_article
+from feedsvc.content.parse import MAX_DEPTH, MAX_IMAGE_BYTES, InvalidArticle, Problem, check_nesting, parse_article
 from feedsvc.core.index import feed_refs
 from feedsvc.render import FORMATS
 from feedsvc.render.urls import Urls
@@ -79,7 +79,22 @@ _SIZE = {"type": ["integer", "null"], "minimum": 0, "maximum": 999_999_999}
 _IMAGE = {
     "type": "object",
     "required": ["url"],
-    "properties": {"url": {"type": "string"}, "width": _SIZE, "height": _SIZE},
+    "properties": {
+        "url": {"type": "string"},
+        "width": _SIZE,
+        "height": _SIZE,
+        "size": {
+            "type": ["integer", "null"],
+            "minimum": 1,
+            "maximum": MAX_IMAGE_BYTES,
+            "description": "the image file's size in bytes; given, it wins over what the enclosure probe finds",
+        },
+        "type": {
+            "type": ["string", "null"],
+            "pattern": "^[Ii][Mm][Aa][Gg][Ee]/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$",
+            "description": "an image media type such as image/jpeg (given, it wins over what the probe finds)",
+        },
+    },
 }
 _PROVIDER = {
     "type": ["object", "null"],
@@ -98,7 +113,15 @@ ARTICLE_FIELDS: dict[str, Any] = {
             "webUrl": "https://example.org/robots-laundry",
             "provider": {"name": "Example News", "domain": "example.org"},
             "topics": ["Robotics", "AI"],
-            "images": [{"url": "https://example.org/robot.jpg", "width": 1200, "height": 800}],
+            "images": [
+                {
+                    "url": "https://example.org/robot.jpg",
+                    "width": 1200,
+                    "height": 800,
+                    "size": 91542,
+                    "type": "image/jpeg",
+                }
+            ],
             "body": "The robot took *four minutes* a towel.",
         }
     ],

@@ -37,12 +37,15 @@ from feedsvc.text import is_domain, is_small_int, kind_of, preview, slugify, xml
 __all__ = [
     "MAX_BODY_CHARS",
     "MAX_DEPTH",
+    "MAX_IMAGE_BYTES",
     "MAX_TEXT_CHARS",
     "InvalidArticle",
     "Problem",
     "article_from_mapping",
     "check_nesting",
     "expansion_budget",
+    "image_media_type",
+    "is_image_size",
     "load_yaml",
     "normalize_url",
     "parse_article",
@@ -276,8 +279,35 @@ class _Fields:
             if url:
                 width = self.integer(item.get("width"), f"{label}.width")
                 height = self.integer(item.get("height"), f"{label}.height")
-                images.append(one_image(url, width, height))
+                length = self.image_size(item.get("size"), f"{label}.size")
+                media_type = self.image_type(item.get("type"), f"{label}.type")
+                images.append(one_image(url, width, height, length, media_type))
         return tuple(images)
+
+    def image_size(self, value: Any, label: str) -> int | None:
+        """The image file's size in bytes as the front matter gives it (it wins over any probe)."""
+        if value is None or value == "":
+            return None
+        reported = len(self.problems)
+        size = self.integer(value, label)
+        if size is None:
+            if len(self.problems) == reported:  # 0 is no size, though integer() takes it for "unset"
+                self.warn(label, "must be at least 1 byte; left out")
+            return None
+        if not is_image_size(size):
+            self.warn(label, f"{size:,} bytes is not a plausible image size (1 to {MAX_IMAGE_BYTES:,}); left out")
+            return None
+        return size
+
+    def image_type(self, value: Any, label: str) -> str:
+        """The image's media type as the front matter gives it: ``image/...``, parameters dropped."""
+        if value is None or value == "":
+            return ""
+        media_type = image_media_type(value) if isinstance(value, str) else None
+        if media_type is None:
+            self.warn(label, f"must be an image media type such as image/jpeg, not {preview(value)}; left out")
+            return ""
+        return media_type
 
     def provider(self, value: Any, label: str) -> Provider | None:
         if value is None:
@@ -318,6 +348,25 @@ class _Fields:
             excerpt = self.text("excerpt", data=item, path=f"{label}.excerpt", plain=True, severity="warning")
             related.append(Related(title, url, excerpt, when if when and when >= _EARLIEST else None, provider))
         return tuple(related)
+
+
+# The largest image file we believe in, from front matter or from an image's server:
+# a bigger number is a mistake (or a lie), not an image a podcast app should fetch.
+MAX_IMAGE_BYTES = 100_000_000
+# RFC 6838 restricted names: image/jpeg, image/svg+xml, image/vnd.microsoft.icon.
+_IMAGE_TYPE = re.compile(r"image/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
+
+
+def is_image_size(length: int) -> bool:
+    """Is this a plausible size of an image file, in bytes?"""
+    return 0 < length <= MAX_IMAGE_BYTES
+
+
+def image_media_type(value: str) -> str | None:
+    """Given a media type as written or sent (``IMAGE/PNG; q=1``), return it
+    normalised (``image/png``) if it names an image type, else None."""
+    media_type = value[:200].partition(";")[0].strip().lower()
+    return sys.intern(media_type) if _IMAGE_TYPE.fullmatch(media_type) else None
 
 
 def _same_or(url: str, other: str) -> str:

@@ -15,8 +15,10 @@ def one_topic(name: str, slug: str) -> Topic:
 
 
 @lru_cache(maxsize=16384)  # default images and logos repeat across articles too
-def one_image(url: str, width: int | None, height: int | None) -> Image:
-    return Image(url, width, height)
+def one_image(
+    url: str, width: int | None = None, height: int | None = None, length: int | None = None, type: str = ""
+) -> Image:
+    return Image(url, width, height, length, type)
 
 
 @lru_cache(maxsize=16384)

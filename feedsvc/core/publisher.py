@@ -24,6 +24,7 @@ from feedsvc.content.model import Article
 from feedsvc.core import snapshot
 from feedsvc.core.clock import Clock, utc_now
 from feedsvc.core.index import Index, IndexDiff
+from feedsvc.core.sizes import Entry, SizeBook, sizes_path
 from feedsvc.core.storage import remove_stale_temporaries
 from feedsvc.memory import paused_gc
 
@@ -54,6 +55,10 @@ class Publisher:
         self._signatures: dict[str, Signature] = {}
         self._attempts: dict[str, int] = {}
         self._lock = threading.Lock()  # one update at a time; readers never wait
+        # Image sizes and types found by the enclosure probe (live/probe.py), filled into
+        # every article indexed; kept beside the snapshot (sizes_path) when there is one.
+        self.sizes = SizeBook()
+        self.sizes_path: Path | None = None
 
     def load(self, snapshot_path: Path | None = None, workers: int = 0) -> str:
         """Read the folder at start-up, from the snapshot where files are unchanged.
@@ -61,6 +66,9 @@ class Publisher:
         Returns how: "snapshot" or "full".
         """
         remove_stale_temporaries(self.root)  # left by API writes a crash interrupted
+        if snapshot_path is not None:
+            self.sizes_path = sizes_path(snapshot_path)
+            self.sizes = SizeBook.load(self.sizes_path)
         # Stat the folder while the snapshot is read.
         scan = BackgroundScan(self.root) if snapshot_path is not None and snapshot_path.exists() else None
         with paused_gc():
@@ -138,12 +146,36 @@ class Publisher:
         return [self._hold(article, now) for article in articles]
 
     def _hold(self, article: Article, now: datetime | None = None) -> Article:
-        """The version of ``article`` to index now: unpublished while it is dated in the future."""
+        """The version of ``article`` to index now: with the image sizes known, and
+        unpublished while it is dated in the future."""
+        article = self.sizes.fill(article)
         if article.published and article.published_at > (now or self._clock()):
             self.held[article.source] = article
             return article._replace(published=False)
         self.held.pop(article.source, None)
         return article
+
+    def apply_sizes(self, before: dict[str, Entry | None]) -> IndexDiff | None:
+        """Publish what the probe found for these image URLs (``self.sizes`` already
+        holds it; ``before``: what it held for each before): one new index snapshot
+        for the whole batch, as :meth:`refresh` makes for changed files."""
+        previous = {url: entry for url, entry in before.items() if entry is not None}
+        with self._lock:
+            changes: dict[str, Article | None] = {}
+            for article in self.index.all_articles():
+                if any(image.url in before for image in article.images):
+                    sized = self.sizes.fill(article, previous)
+                    if sized is not article:
+                        changes[article.source] = sized
+            for source, article in list(self.held.items()):  # as written, for when they come due
+                self.held[source] = self.sizes.fill(article, previous)
+            if not changes:
+                return None
+            index, diff = self.index.apply(changes)
+            self.index = index
+        log.info("image sizes: %d article(s) updated, %d feed(s) revised", len(changes), len(diff.revised))
+        self._tell(index, diff)
+        return diff
 
     def _tell(self, index: Index, diff: IndexDiff) -> None:
         for listener in self.listeners:

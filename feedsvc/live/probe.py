@@ -1,0 +1,352 @@
+"""The enclosure probe: find each image's real size and media type by asking its server.
+
+RSS requires an enclosure's ``length`` in bytes, and podcast apps use it and
+the type. In the background, never on the way to publishing or start-up,
+each image URL of the published articles whose size is not known (nor given
+in the front matter) gets a ``HEAD`` request; when that gives no usable
+answer, a ``GET`` with ``Range: bytes=0-0`` (the total from
+``Content-Range``, the body never read). Only ``image/*`` answers count.
+
+Bounds: at most CONCURRENCY requests at once, PER_HOST to one host, connect
+and read timeouts, PROBE_SECONDS for a whole probe (redirects included),
+PASS_BUDGET URLs a pass and PASS_PAUSE between full passes. Results live in
+the publisher's SizeBook (core/sizes.py), kept beside the snapshot; a size is
+re-checked after a week, and a failure is retried after 15 minutes, doubling.
+A host that cannot be reached fails all its URLs of that pass at once.
+
+Which addresses it may connect to (``--enclosure-probe``): ``public`` never
+connects to loopback, private, link-local, multicast, reserved or unspecified
+addresses (IPv4 and IPv6, IPv4 inside IPv6 included). The host name is
+resolved first and the connection is made to that very address (the TLS
+name and Host header stay the URL's), so a DNS answer that changes between a
+check and the connection (rebinding) cannot reach inside. Every redirect hop
+is a new connection, checked by the same rule. ``all`` allows every address
+(intranets, tests); ``off`` sends nothing at all.
+
+The decisions are pure functions (:func:`found_in`, :func:`range_total`
+here, the address rule in live/vetted.py, when to ask again in
+core/sizes.py); the I/O is :func:`probe_url` and :class:`Prober`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
+
+from feedsvc import __version__
+from feedsvc.content.parse import image_media_type, is_image_size
+from feedsvc.core.index import Index, IndexDiff
+from feedsvc.core.publisher import Publisher
+from feedsvc.core.sizes import Entry, SizeBook
+
+if TYPE_CHECKING:  # httpx and httpcore (~0.1 s to import) load only when the probe runs
+    import httpx
+
+    from feedsvc.live.vetted import Resolver, Rule
+
+log = logging.getLogger(__name__)
+
+MODES = ("public", "all", "off")
+CONCURRENCY = 8  # requests in flight at once, over all hosts
+PER_HOST = 2  # requests in flight to one host (what a browser would consider polite is 6)
+CONNECT_SECONDS = 5.0  # name resolution and TCP (and TLS) connection
+READ_SECONDS = 10.0  # between bytes of an answer
+PROBE_SECONDS = 30.0  # one URL, every redirect and the GET fallback included
+MAX_REDIRECTS = 3
+PASS_BUDGET = 500  # URLs asked about in one pass...
+PASS_PAUSE = 60.0  # ...and the pause before the next when a pass used all of it
+START_SECONDS = 5.0  # the first pass waits this long after start-up: readers first
+WAKE_SECONDS = 1.0  # after a content change, gather more changes before looking
+IDLE_SECONDS = 3600.0  # look for rechecks that came due at least this often
+BATCH_SECONDS = 2.0  # results are published together, at most one index revision per batch
+USER_AGENT = f"feedsvc/{__version__} (enclosure size check)"
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+# --- What an answer says (pure) -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    length: int
+    type: str
+
+
+def range_total(content_range: str | None) -> int | None:
+    """The complete length in ``Content-Range: bytes 0-0/12345`` (RFC 9110 §14.4), if given."""
+    if not content_range:
+        return None
+    unit, _, rest = content_range.strip().partition(" ")
+    total = rest.rpartition("/")[2].strip()
+    if unit.lower() != "bytes" or not total.isascii() or not total.isdigit() or len(total) > 12:
+        return None
+    return int(total)
+
+
+def content_length(value: str | None) -> int | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 12 else None
+
+
+def found_in(status: int, headers: Mapping[str, str]) -> Found | None:
+    """The image size and type an answer gives, if it gives both and they are believable.
+
+    A ``206`` gives the total in Content-Range; another 2xx, its
+    Content-Length. Only ``image/*`` types count (an HTML error page answered
+    with 200 is not the image), and a length of an encoded body is not the
+    file's.
+    """
+    media_type = image_media_type(headers.get("content-type", ""))
+    if media_type is None or headers.get("content-encoding", "identity").strip().lower() != "identity":
+        return None
+    if status == 206:
+        length = range_total(headers.get("content-range"))
+    elif 200 <= status < 300 and status != 204:
+        length = content_length(headers.get("content-length"))
+    else:
+        return None
+    return Found(length, media_type) if length is not None and is_image_size(length) else None
+
+
+def why_not(status: int, headers: Mapping[str, str]) -> str:
+    """A short reason an answer gave no size, for the log."""
+    if not 200 <= status < 300:
+        return f"answered {status}"
+    kind = headers.get("content-type", "")[:60]
+    if image_media_type(kind) is None:
+        return f"not an image ({kind or 'no Content-Type'})"
+    return "no usable Content-Length or Content-Range"
+
+
+# --- One URL ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    url: str
+    found: Found | None
+    reason: str = ""  # why not found
+    host_down: bool = False  # the host could not be reached: its other URLs would fail too
+
+
+async def probe_url(client: httpx.AsyncClient, url: str) -> Outcome:
+    """Ask ``url``'s server for the image's size and type: HEAD, then a one-byte range GET."""
+    import httpx
+
+    from feedsvc.live.vetted import AddressRefused
+
+    try:
+        async with asyncio.timeout(PROBE_SECONDS):
+            status, headers, final = await _follow(client, "HEAD", url, {})
+            found = found_in(status, headers)
+            if found is None and status not in (404, 410):  # a file that is gone is gone for GET too
+                status, headers, _ = await _follow(client, "GET", final, {"Range": "bytes=0-0"})
+                found = found_in(status, headers)
+    except AddressRefused as exc:
+        return Outcome(url, None, f"refused: {exc}")
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        return Outcome(url, None, f"unreachable: {exc or type(exc).__name__}", host_down=True)
+    except (httpx.HTTPError, ValueError) as exc:
+        return Outcome(url, None, f"{type(exc).__name__}: {exc}"[:200])
+    except TimeoutError:
+        return Outcome(url, None, f"took over {PROBE_SECONDS:.0f}s")
+    return Outcome(url, found, "" if found else why_not(status, headers))
+
+
+async def _follow(
+    client: httpx.AsyncClient, method: str, url: str, headers: dict[str, str]
+) -> tuple[int, Mapping[str, str], str]:
+    """One request, following up to MAX_REDIRECTS redirects (each hop a new check of
+    the address); the final status, headers and URL. The body is never read."""
+    for _ in range(MAX_REDIRECTS + 1):
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise ValueError(f"not an http(s) URL: {url[:100]}")
+        async with client.stream(method, url, headers=headers) as response:
+            status, got = response.status_code, response.headers
+        location = got.get("location")
+        if status not in REDIRECTS or not location:
+            return status, got, url
+        url = urljoin(url, location)
+    raise ValueError(f"more than {MAX_REDIRECTS} redirects")
+
+
+# --- The background driver ----------------------------------------------------------------
+
+
+class Prober:
+    """Probes the images of the published articles, passes at a time, and publishes what it finds."""
+
+    def __init__(
+        self,
+        publisher: Publisher,
+        mode: str = "public",
+        rule: Rule | None = None,
+        resolve: Resolver | None = None,
+        client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.publisher = publisher
+        self._mode = mode
+        self._rule = rule
+        self._resolve = resolve
+        self._client = client
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending: dict[str, Entry | None] = {}  # changed since the last batch: what each was before
+        self.probes = 0  # requests made, for tests and the log
+
+    @property
+    def book(self) -> SizeBook:
+        return self.publisher.sizes
+
+    def on_index_change(self, index: Index, diff: IndexDiff) -> None:
+        """Publisher listener (any thread): new articles may have new images."""
+        if self._loop is not None and diff.revised:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Probe until ``stop`` is set; the results are kept when it is."""
+        self._loop = asyncio.get_running_loop()
+        client = self._client or self.make_client()
+        try:
+            if await _wait(stop, START_SECONDS):
+                return
+            while not stop.is_set():
+                self._wake.clear()
+                work = asyncio.create_task(self.probe_pass(client))
+                await asyncio.wait([work, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+                if not work.done():
+                    work.cancel()
+                    await asyncio.gather(work, return_exceptions=True)
+                    break
+                asked = work.result()
+                delay = PASS_PAUSE if asked >= PASS_BUDGET else self._idle_seconds()
+                woken = asyncio.create_task(self._wake.wait())
+                if await _wait(stop, delay, woken):
+                    break
+                if self._wake.is_set():
+                    await _wait(stop, WAKE_SECONDS)  # a sync brings many files: look once they are in
+        finally:
+            if self._client is None:
+                await client.aclose()
+            await self._flush()
+            self._save()
+
+    def make_client(self) -> httpx.AsyncClient:
+        from feedsvc.live import vetted
+
+        return vetted.make_client(
+            self._rule or vetted.rule_for(self._mode),
+            self._resolve or vetted.system_resolve,
+            connect_seconds=CONNECT_SECONDS,
+            read_seconds=READ_SECONDS,
+            connections=CONCURRENCY * 2,
+            user_agent=USER_AGENT,
+        )
+
+    def _idle_seconds(self) -> float:
+        next_due = self.book.next_due(self._images())
+        if next_due is None:
+            return IDLE_SECONDS
+        return min(IDLE_SECONDS, max(1.0, next_due - self._clock()))
+
+    def _images(self) -> list[Any]:
+        """Every image of the published articles, newest article first."""
+        return [image for article in self.publisher.index.articles for image in article.images]
+
+    async def probe_pass(self, client: httpx.AsyncClient) -> int:
+        """Ask about every URL that is due (at most PASS_BUDGET); return how many."""
+        urls = self.book.due(self._images(), self._clock(), PASS_BUDGET)
+        if not urls:
+            return 0
+        started = time.monotonic()
+        hosts: dict[str, deque[str]] = {}
+        for url in urls:
+            hosts.setdefault((urlsplit(url).hostname or "").lower(), deque()).append(url)
+        gate = asyncio.Semaphore(CONCURRENCY)
+        found_before = self.book.known()
+        batches = asyncio.create_task(self._batches())
+        try:
+            workers = [
+                self._host_worker(client, queue, gate)
+                for queue in hosts.values()
+                for _ in range(min(PER_HOST, len(queue)))
+            ]
+            await asyncio.gather(*workers)
+        finally:
+            batches.cancel()
+            await asyncio.gather(batches, return_exceptions=True)
+            await self._flush()
+        await asyncio.to_thread(self._save)
+        log.info(
+            "enclosure probe: asked about %d image(s) on %d host(s) in %.1fs; %d size(s) known now (%+d)",
+            len(urls),
+            len(hosts),
+            time.monotonic() - started,
+            self.book.known(),
+            self.book.known() - found_before,
+        )
+        return len(urls)
+
+    async def _host_worker(self, client: httpx.AsyncClient, queue: deque[str], gate: asyncio.Semaphore) -> None:
+        """Probe a host's URLs one after another (PER_HOST of these share a queue)."""
+        while queue:
+            url = queue.popleft()
+            async with gate:
+                self.probes += 1
+                outcome = await probe_url(client, url)
+            self._record(outcome)
+            if outcome.host_down:
+                # Unreachable: the host's other URLs would wait out the same timeout. They
+                # are marked failed now, and retried with the same backoff.
+                while queue:
+                    self._record(Outcome(queue.popleft(), None, outcome.reason))
+
+    def _record(self, outcome: Outcome) -> None:
+        before = self.book.get(outcome.url)
+        found = outcome.found
+        if found is None:
+            log.debug("enclosure probe: %s: %s", outcome.url, outcome.reason)
+        changed = self.book.record(
+            outcome.url, found.length if found else None, found.type if found else "", self._clock(), outcome.reason
+        )
+        if changed:
+            self._pending.setdefault(outcome.url, before)
+
+    async def _batches(self) -> None:
+        while True:
+            await asyncio.sleep(BATCH_SECONDS)
+            await self._flush()
+
+    async def _flush(self) -> None:
+        """Publish the results gathered since the last batch as one index revision."""
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, {}
+        await asyncio.to_thread(self.publisher.apply_sizes, batch)
+
+    def _save(self) -> None:
+        path = self.publisher.sizes_path
+        if path is not None and self.book.changed:
+            self.book.save(path)
+
+
+async def _wait(stop: asyncio.Event, seconds: float, other: asyncio.Task[Any] | None = None) -> bool:
+    """Sleep ``seconds``, or until ``stop`` is set (True) or ``other`` finishes (False)."""
+    stopping = asyncio.create_task(stop.wait())
+    waiting = {stopping} | ({other} if other is not None else set())
+    try:
+        await asyncio.wait(waiting, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in waiting:
+            task.cancel()
+    return stop.is_set()
