@@ -123,6 +123,26 @@ def _hubs(value: str) -> tuple[str, ...]:
     return hubs
 
 
+def _site_image(value: str) -> str | None:
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c in value for c in ' \t\n\\"<>'):
+        raise ValueError(f"must be an absolute http(s) URL, like https://example.com/cover.png, not {value[:100]!r}")
+    if not value.endswith((".jpg", ".png")):
+        # Apple's rule for podcast artwork (itunes:image), which podcast apps follow.
+        raise ValueError(f"must be a JPEG or PNG whose URL ends in .jpg or .png, not {value[:100]!r}")
+    return value
+
+
+def _email(value: str) -> str | None:
+    if not value:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", value):
+        raise ValueError(f"must be an e-mail address such as podcasts@example.com, not {value[:100]!r}")
+    return value
+
+
 # A host name or IP literal, as a Host header gives it (no port): www.example.com, 127.0.0.1, [::1].
 _HOST_NAME = re.compile(r"\.?[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?|\[[0-9a-f:.]+\]")
 
@@ -215,6 +235,21 @@ SETTINGS: tuple[Setting, ...] = (
         "all (any address: intranets and tests) or off.",
         _enclosure_probe,
     ),
+    Setting(
+        "site_image",
+        None,
+        "Cover art of the feeds that have no logo of their own (topics, all articles), for podcast apps: "
+        "an absolute URL of a square JPEG or PNG (1400-3000 px), ending in .jpg or .png. "
+        "Unset: the service's own /cover.png.",
+        _site_image,
+    ),
+    Setting(
+        "owner_email",
+        None,
+        "E-mail address podcast directories may contact the feeds' owner at (itunes:owner). "
+        "Unset: no owner in the feeds.",
+        _email,
+    ),
 )
 
 
@@ -242,6 +277,8 @@ class Settings:
     api_max_bytes: int = DEFAULTS["api_max_bytes"]
     websub_hub: tuple[str, ...] = DEFAULTS["websub_hub"]
     enclosure_probe: str = DEFAULTS["enclosure_probe"]
+    site_image: str | None = DEFAULTS["site_image"]
+    owner_email: str | None = DEFAULTS["owner_email"]
 
 
 def load_settings(given: Mapping[str, str | None], environ: Mapping[str, str]) -> Settings:
