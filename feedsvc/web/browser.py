@@ -3,8 +3,8 @@
 A browser shows a feed as a styled page only when it receives it as an XML
 document type (application/xml, text/xml) and applies the stylesheet its
 xml-stylesheet instruction names. Sent as application/rss+xml or
-application/atom+xml, Chromium shows the source as text and Firefox offers
-a download. Feed readers, on the other hand, are used to the feed types and
+application/atom+xml, Chromium shows the source as text, and other browsers
+may offer a download. Feed readers, on the other hand, are used to the feed types and
 some look at them. So the same bytes go out under two types, chosen by the
 request's Accept header (RFC 9110 §12.5.1), with ``Vary: Accept``:
 
