@@ -24,7 +24,6 @@ from feedsvc.app import create_app
 from feedsvc.content.model import Image
 from feedsvc.content.parse import MAX_IMAGE_BYTES, InvalidArticle, article_from_mapping
 from feedsvc.core import sizes
-from feedsvc.core.index import ALL
 from feedsvc.core.publisher import Publisher
 from feedsvc.core.sizes import Entry, SizeBook, fill_image, next_check
 from feedsvc.live import probe, vetted
@@ -469,10 +468,17 @@ def test_sizes_reach_the_feeds_and_survive_a_restart(images: ImageServer, tmp_pa
         f"{images.url}/img/55.jpg": 55,
     }
     with serve(folder, snapshot, "all") as client:
-        index = client.app.state.service.index  # type: ignore[attr-defined]
+        before = client.get("/feeds/all.rss")
+        assert 'length="2345"' not in before.text
         poll_until(lambda: lengths(client), lambda found: found == expected, timeout=30)
-        now = client.app.state.service.index  # type: ignore[attr-defined]
-        assert now.info(ALL).revision != index.info(ALL).revision  # what the response cache keys on
+        after = client.get("/feeds/all.rss")
+        assert f'<enclosure url="{images.url}/img/2345.jpg" length="2345" type="image/jpeg"/>' in after.text
+        assert f'<enclosure url="{images.url}/nohead/6789.png" length="6789" type="image/png"/>' in after.text
+        assert 'fileSize="55"' in after.text  # the second image, as media:content
+        assert after.headers["etag"] != before.headers["etag"]  # readers get the new version
+        assert client.get("/feeds/all.rss", headers={"If-None-Match": before.headers["etag"]}).status_code == 200
+        atom = client.get("/feeds/all.atom").text
+        assert 'rel="enclosure" type="image/jpeg" length="2345"' in atom
     kept = sizes.sizes_path(snapshot)
     assert kept.exists() and kept.stat().st_mode & 0o777 == 0o600
     asked = len(images.requests)

@@ -151,7 +151,14 @@ class SizeBook:
 
     def fill(self, article: Article, before: Mapping[str, Entry] | None = None) -> Article:
         """``article`` with every known size and type filled into its images (the same object if none)."""
-        if not self._entries or not article.images:
+        entries = self._entries
+        if not entries or not article.images:
+            return article
+        # On the start-up path for every article: most are already complete (from the snapshot)
+        # or have no known URL, and are answered without building anything.
+        if before is None and all(
+            (image.length is not None and image.type) or entries.get(image.url) is None for image in article.images
+        ):
             return article
         images = tuple(
             fill_image(image, self._entries.get(image.url), before.get(image.url) if before else None)
