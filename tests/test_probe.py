@@ -597,3 +597,30 @@ def test_the_api_takes_size_and_type_as_json() -> None:
         with pytest.raises(InvalidArticle) as refused:
             put(**bad)
         assert [p.field for p in refused.value.problems] == [field]
+
+
+def test_every_spelling_of_an_inside_address_is_refused(images: ImageServer) -> None:
+    public = vetted.rule_for("public")
+    for host in ("127.0.0.1", "[::ffff:127.0.0.1]", "[::1]", "2130706433", "0x7f.1", "localhost"):
+        outcome = ask(f"http://{host}:{images.port}/img/1.jpg", rule=public)
+        assert outcome.found is None and outcome.reason.startswith("refused:"), (host, outcome)
+    assert images.requests == []
+
+
+# --- feedsvc build ----------------------------------------------------------------------
+
+
+def test_build_uses_kept_sizes_and_asks_nobody(images: ImageServer, tmp_path: Path) -> None:
+    from feedsvc.cli import main
+    from feedsvc.core.snapshot import default_path
+
+    folder = tmp_path / "content"
+    folder.mkdir()
+    write_article(folder, "one", [f"{images.url}/img/2345.jpg", f"{images.url}/img/77.jpg"])
+    book = SizeBook()
+    book.record(f"{images.url}/img/2345.jpg", 2345, "image/jpeg", time.time())
+    book.save(sizes.sizes_path(default_path(folder)))
+    assert main(["build", str(tmp_path / "out"), "--content", str(folder), "--base-url", "https://f.example"]) == 0
+    rss = (tmp_path / "out" / "feeds" / "all.rss").read_text()
+    assert f'<enclosure url="{images.url}/img/2345.jpg" length="2345" type="image/jpeg"/>' in rss
+    assert images.requests == []
