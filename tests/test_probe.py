@@ -624,3 +624,17 @@ def test_build_uses_kept_sizes_and_asks_nobody(images: ImageServer, tmp_path: Pa
     rss = (tmp_path / "out" / "feeds" / "all.rss").read_text()
     assert f'<enclosure url="{images.url}/img/2345.jpg" length="2345" type="image/jpeg"/>' in rss
     assert images.requests == []
+
+
+@pytest.mark.usefixtures("quick_start")
+def test_feeds_are_served_and_published_while_a_probe_waits(images: ImageServer, tmp_path: Path) -> None:
+    folder = tmp_path / "content"
+    folder.mkdir()
+    write_article(folder, "one", [f"{images.url}/slow/10.jpg"])
+    with serve(folder, tmp_path / "s.snapshot", "all") as client:
+        poll_until(lambda: images.in_flight, lambda n: n > 0, timeout=30)  # the probe waits on the server
+        write_article(folder, "two", [])
+        publisher = client.app.state.service.publisher  # type: ignore[attr-defined]
+        publisher.refresh([folder / "two.md"])  # what the watcher and the API do
+        assert "<title>two</title>" in client.get("/feeds/all.rss").text
+        assert images.in_flight > 0  # answered and published while the probe still waited

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from feedsvc import __version__
+from feedsvc.content.model import Image
 from feedsvc.content.parse import image_media_type, is_image_size
 from feedsvc.core.index import Index, IndexDiff
 from feedsvc.core.publisher import Publisher
@@ -52,7 +53,6 @@ if TYPE_CHECKING:  # httpx and httpcore (~0.1 s to import) load only when the pr
 
 log = logging.getLogger(__name__)
 
-MODES = ("public", "all", "off")
 CONCURRENCY = 8  # requests in flight at once, over all hosts
 PER_HOST = 2  # requests in flight to one host (what a browser would consider polite is 6)
 CONNECT_SECONDS = 5.0  # name resolution and TCP (and TLS) connection
@@ -223,12 +223,14 @@ class Prober:
             while not stop.is_set():
                 self._wake.clear()
                 work = asyncio.create_task(self.probe_pass(client))
-                await asyncio.wait([work, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
-                if not work.done():
-                    work.cancel()
+                if await _wait(stop, None, work):  # stopping: the pass is cancelled
                     await asyncio.gather(work, return_exceptions=True)
                     break
-                asked = work.result()
+                try:
+                    asked = work.result()
+                except Exception:  # a bug must not end the probe for the life of the process
+                    log.exception("enclosure probe: the pass failed")
+                    asked = PASS_BUDGET
                 delay = PASS_PAUSE if asked >= PASS_BUDGET else self._idle_seconds()
                 woken = asyncio.create_task(self._wake.wait())
                 if await _wait(stop, delay, woken):
@@ -259,7 +261,7 @@ class Prober:
             return IDLE_SECONDS
         return min(IDLE_SECONDS, max(1.0, next_due - self._clock()))
 
-    def _images(self) -> list[Any]:
+    def _images(self) -> list[Image]:
         """Every image of the published articles, newest article first."""
         return [image for article in self.publisher.index.articles for image in article.images]
 
@@ -340,8 +342,9 @@ class Prober:
             self.book.save(path)
 
 
-async def _wait(stop: asyncio.Event, seconds: float, other: asyncio.Task[Any] | None = None) -> bool:
-    """Sleep ``seconds``, or until ``stop`` is set (True) or ``other`` finishes (False)."""
+async def _wait(stop: asyncio.Event, seconds: float | None, other: asyncio.Task[Any] | None = None) -> bool:
+    """Sleep ``seconds`` (None: no limit), or until ``stop`` is set (True) or ``other``
+    finishes (False); ``other`` is cancelled if it is still running."""
     stopping = asyncio.create_task(stop.wait())
     waiting = {stopping} | ({other} if other is not None else set())
     try:
