@@ -31,7 +31,7 @@ from feedsvc.core.index import ALL, FeedKind, Index
 from feedsvc.render import FORMATS
 from feedsvc.render.compress import gzipped
 from feedsvc.render.opml import render_opml
-from feedsvc.render.pages import ICONS, ROBOTS_TXT, render_feed_page, render_home, static_file
+from feedsvc.render.pages import SITE_FILES, render_feed_page, render_home, static_file
 from feedsvc.render.spec import COVER, Site, feed_spec
 from feedsvc.render.stylesheet import STYLESHEET, stylesheet_bytes
 from feedsvc.render.urls import DEFAULT_LIMIT, Urls
@@ -206,8 +206,7 @@ def _write_all(index: Index, site: Site, urls: Urls, root: Path, compress: bool)
             assert page is not None
             (root / info.ref.path).mkdir(parents=True)
             write(f"{info.ref.path}/index.html", page)
-    write("robots.txt", ROBOTS_TXT.encode())
-    for name in ICONS:
+    for name in SITE_FILES:
         write(name, static_file(name))
     # Written last: its presence says every file it lists was written by this export,
     # with the size and mtime each had, so that a later edit by hand is noticed too.

@@ -1,5 +1,5 @@
 """Pages for people: the home page (and its search), a page per topic and
-provider, the not-found page and robots.txt.
+provider, the not-found page; and the site's files (favicon, robots.txt).
 
 Pure: (index, site, urls, formats) -> UTF-8 bytes. The HTML templates live in
 feedsvc/templates/ and jinja2 escapes every value put into them, so a title
@@ -32,20 +32,11 @@ MAX_QUERY = 100  # characters of a search; longer is a 400 (see web/routes.py)
 EXCERPT_CHARS = 320  # an excerpt on a page is a teaser; the article is a link away
 SUGGESTIONS = 5  # names a not-found page offers
 
-ROBOTS_TXT = """\
-# robots.txt for feedsvc: every page and feed may be crawled and fetched.
-# Searches (/?q=...) are left out: their number has no end and they hold
-# nothing the pages do not. The write API is not for robots.
-User-agent: *
-Allow: /
-Disallow: /?q=
-Disallow: /api/
-"""
 
-
-# The site icon: an SVG for browsers that take one, and /favicon.ico, which browsers
-# and feed readers ask for by that name whether a page links it or not.
-ICONS = {"favicon.svg": "image/svg+xml", "favicon.ico": "image/x-icon"}
+# Files of feedsvc/static/ served at the root, by their media type: the site icon (an
+# SVG for browsers that take one, and /favicon.ico, which browsers and feed readers
+# ask for by that name whether a page links it or not) and robots.txt.
+SITE_FILES = {"favicon.svg": "image/svg+xml", "favicon.ico": "image/x-icon", "robots.txt": "text/plain; charset=utf-8"}
 
 
 def static_file(name: str) -> bytes:

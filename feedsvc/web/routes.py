@@ -13,7 +13,7 @@ from starlette.types import Scope
 
 from feedsvc.core.index import ALL, FeedKind, FeedRef
 from feedsvc.render import FORMATS, FeedFormat
-from feedsvc.render.pages import ICONS, MAX_QUERY, ROBOTS_TXT, normal_query, static_file
+from feedsvc.render.pages import MAX_QUERY, SITE_FILES, normal_query
 from feedsvc.render.spec import COVER
 from feedsvc.render.stylesheet import STYLESHEET, STYLESHEET_TYPE
 from feedsvc.render.urls import DEFAULT_LIMIT, MAX_LIMIT, Urls
@@ -197,21 +197,12 @@ async def provider_page(request: Request) -> Response:
     return serve_page(request, FeedRef(FeedKind.PROVIDER, request.path_params["domain"]))
 
 
-def serve_asset(request: Request, name: str, content_type: str, make: Callable[[], bytes]) -> Response:
+async def site_file(request: Request) -> Response:
+    """The favicon or robots.txt (see pages.SITE_FILES)."""
     service: FeedService = request.app.state.service
-    base_url(request, service)  # the same Host rule as every other URL, before anything is cached
-    slot, rendered = service.asset(name, content_type, make)
-    service.remember_page(route_key(request.scope, service), slot)
-    return respond(request, rendered)
-
-
-async def robots(request: Request) -> Response:
-    return serve_asset(request, "robots.txt", "text/plain; charset=utf-8", ROBOTS_TXT.encode)
-
-
-async def icon(request: Request) -> Response:
+    base_url(request, service)  # the same Host rule as every other URL
     name = request.url.path.removeprefix("/")
-    return serve_asset(request, name, ICONS[name], lambda: static_file(name))
+    return respond(request, service.static(name, SITE_FILES[name]))
 
 
 async def cover(request: Request) -> Response:
@@ -256,9 +247,7 @@ ROUTES = [
     Route("/", home),
     Route("/topics/{topic}", topic_page),
     Route("/providers/{domain}", provider_page),
-    Route("/robots.txt", robots),
-    Route("/favicon.ico", icon),
-    Route("/favicon.svg", icon),
+    *(Route(f"/{name}", site_file) for name in SITE_FILES),
     *_feed_route("/feeds.opml", opml),
     *_feed_route("/feeds/all.{fmt}", all_feed),
     *_feed_route("/feeds/topics/{topic}.{fmt}", topic_feed),

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from importlib.resources import files
 from typing import Any
 
 from cachetools import LRUCache
@@ -20,6 +19,7 @@ from feedsvc.core.clock import Clock, utc_now
 from feedsvc.core.index import ALL, FeedKind, FeedRef, Index
 from feedsvc.core.publisher import Publisher
 from feedsvc.render import FeedFormat
+from feedsvc.render.pages import static_file
 from feedsvc.render.spec import Site, feed_spec
 from feedsvc.render.urls import Urls
 from feedsvc.settings import Settings
@@ -205,18 +205,10 @@ class FeedService:
 
         return render_not_found(self.index, ref, self.site, Urls(base_url))
 
-    def asset(self, name: str, content_type: str, make: Callable[[], bytes]) -> tuple[Hashable, Rendered]:
-        """A file served at the root (robots.txt, the favicon), cached like a page."""
-        slot = ("asset", name)
-        return slot, self.cache.get(slot, self.index.generation, make, content_type)
-
     def static(self, name: str, content_type: str) -> Rendered:
         """A file of feedsvc/static/, read on first use, then served from memory with its validators."""
-
-        def read() -> bytes:
-            return files("feedsvc").joinpath("static", name).read_bytes()
-
-        return self.static_files.get(("static", name), 0, read, content_type)  # one version per process
+        # Revision 0: the package's files have one version per process.
+        return self.static_files.get(("static", name), 0, lambda: static_file(name), content_type)
 
     def health(self) -> dict[str, Any]:
         index = self.index
