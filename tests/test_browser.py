@@ -331,7 +331,7 @@ def server(folder: Path, tmp_path: Path) -> Iterator[Server]:
             )
         )
     )
-    running = Server(folder, snapshot="off")
+    running = Server(folder, snapshot="off", enclosure_probe="off")  # no requests to image hosts
     yield running
     running.stop()
 
