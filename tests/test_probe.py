@@ -12,7 +12,7 @@ import ipaddress
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -638,3 +638,12 @@ def test_feeds_are_served_and_published_while_a_probe_waits(images: ImageServer,
         publisher.refresh([folder / "two.md"])  # what the watcher and the API do
         assert "<title>two</title>" in client.get("/feeds/all.rss").text
         assert images.in_flight > 0  # answered and published while the probe still waited
+
+
+def test_the_api_shows_the_size_and_type_the_feeds_carry(content: Callable[..., Path], client_for: Any) -> None:
+    image = {"url": "https://e.org/a.jpg", "size": 4096, "type": "image/png"}
+    folder = content("sized.md", article(title="Sized", images=[image, {"url": "https://e.org/b.jpg"}]))
+    token = "probe-token-0123456789"
+    client = client_for(folder, api_token=token)
+    shown = client.get("/api/articles/sized", headers={"Authorization": f"Bearer {token}"}).json()
+    assert [(i["size"], i["type"]) for i in shown["article"]["images"]] == [(4096, "image/png"), (None, None)]

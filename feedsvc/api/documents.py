@@ -415,7 +415,14 @@ def _provider(provider: Provider | None) -> dict[str, Any] | None:
 
 
 def _image(image: Image) -> dict[str, Any]:
-    return {"url": image.url, "width": image.width, "height": image.height}
+    # size and type: what the feeds carry, from the front matter or the enclosure probe; null while unknown.
+    return {
+        "url": image.url,
+        "width": image.width,
+        "height": image.height,
+        "size": image.length,
+        "type": image.type or None,
+    }
 
 
 def _related(related: Related) -> dict[str, Any]:

@@ -40,11 +40,13 @@ _PROBLEMS = {
 }
 _IMAGE_OUT = {
     "type": "object",
-    "required": ["url", "width", "height"],
+    "required": ["url", "width", "height", "size", "type"],
     "properties": {
         "url": {"type": "string"},
         "width": {"type": ["integer", "null"]},
         "height": {"type": ["integer", "null"]},
+        "size": {"type": ["integer", "null"], "description": "bytes, from the front matter or the enclosure probe"},
+        "type": {"type": ["string", "null"], "description": "media type, from the front matter or the enclosure probe"},
     },
 }
 _PROVIDER_OUT = {
