@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from feedsvc.render.spec import SUMMARY_MAX, Site, feed_spec
 from feedsvc.render.urls import Urls
 from feedsvc.settings import ConfigError, load_settings
 
-from .conftest import REPO, article, front_matter
+from .conftest import REPO, article, front_matter, poll_until
 
 BASE = "https://feeds.example.com"
 COVER = f"{BASE}/cover.png"
@@ -191,6 +191,12 @@ def test_podcast_sees_the_real_size_and_type_when_known():
     ]
 
 
+def test_podcast_sees_sizes_given_in_front_matter():
+    images = [{"url": "https://img.example/one.png", "size": 2048, "type": "image/png"}]
+    (episode,) = podcast(render([make("fm", images=images)]))["episodes"]
+    assert [(e["file_size"], e["mime_type"]) for e in episode["enclosures"]] == [(2048, "image/png")]
+
+
 def test_podcast_each_image_once_on_the_seeds(seed_client: TestClient):
     for url in every_feed(seed_client):
         if url.endswith(".rss"):
@@ -198,6 +204,76 @@ def test_podcast_each_image_once_on_the_seeds(seed_client: TestClient):
                 urls = [enclosure["url"] for enclosure in episode["enclosures"]]
                 assert len(urls) == len(set(urls)), (url, episode["title"])
                 assert all(enclosure["mime_type"].startswith("image/") for enclosure in episode["enclosures"])
+
+
+class ImageServer:
+    """Real image files on loopback: /cover.png (the service's own cover art, a real PNG) and
+    /photo (the same bytes, its type given only by the server)."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        body = (REPO / "feedsvc" / "static" / "cover.png").read_bytes()
+        self.size = len(body)
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_HEAD(self) -> None:
+                self.send_response(200 if self.path in ("/cover.png", "/photo") else 404)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+
+            def do_GET(self) -> None:
+                self.do_HEAD()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def image_server() -> Iterator[ImageServer]:
+    server = ImageServer()
+    yield server
+    server.close()
+
+
+def test_podcast_sees_the_size_the_image_server_gives(
+    image_server: ImageServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """End to end: the enclosure probe asks the image server on loopback, and a podcast app
+    reading the served feed then sees each image's real size and type."""
+    from feedsvc.app import create_app
+    from feedsvc.live import probe
+    from feedsvc.settings import Settings
+
+    monkeypatch.setattr(probe, "START_SECONDS", 0.0)  # readers first, but no reader here
+    folder = tmp_path / "content"
+    folder.mkdir()
+    urls = [f"{image_server.url}/cover.png", f"{image_server.url}/photo"]
+    (folder / "a.md").write_text(front_matter(article(title="Probed", images=[{"url": url} for url in urls])))
+    settings = Settings(
+        content=folder, enclosure_probe="all", snapshot="off", watch="off", allowed_hosts=("feeds.test",)
+    )
+
+    def enclosures(client: TestClient) -> list[tuple[str, int, str]]:
+        (episode,) = podcast(client.get("/feeds/all.rss").content)["episodes"]
+        return [(e["url"], e["file_size"], e["mime_type"]) for e in episode["enclosures"]]
+
+    with TestClient(create_app(settings), base_url="http://feeds.test") as client:
+        # /photo names no type: the server's answer gives it.
+        expected = [(url, image_server.size, "image/png") for url in urls]
+        poll_until(lambda: enclosures(client), lambda found: found == expected, timeout=30)
+        assert readable(client.get("/feeds/all.rss").content).entries[0].enclosures[0].length == str(image_server.size)
 
 
 # The itunes namespace
