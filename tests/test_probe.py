@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import ipaddress
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from starlette.testclient import TestClient
 
 from feedsvc.app import create_app
@@ -40,7 +42,7 @@ class ImageServer:
     /slow/{size}.jpg (answers after 3 s), /busy/{size}.jpg (HEAD takes 0.3 s; concurrency is
     counted), /html (an HTML page), /to/{path} (302 to /{path}), /away?to=URL (302 to URL)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.in_flight = 0
         self.most_in_flight = 0
@@ -59,8 +61,10 @@ class ImageServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
         self.port = self.httpd.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
@@ -145,6 +149,7 @@ def ask(url: str, rule: vetted.Rule = vetted.allow_all, resolve: vetted.Resolver
             read_seconds=kw.get("read", 10.0),
             connections=4,
             user_agent="test",
+            ssl_context=kw.get("ssl_context"),
         )
         async with client:
             return await probe_url(client, url)
@@ -647,3 +652,25 @@ def test_the_api_shows_the_size_and_type_the_feeds_carry(content: Callable[..., 
     client = client_for(folder, api_token=token)
     shown = client.get("/api/articles/sized", headers={"Authorization": f"Bearer {token}"}).json()
     assert [(i["size"], i["type"]) for i in shown["article"]["images"]] == [(4096, "image/png"), (None, None)]
+
+
+def test_tls_goes_to_the_vetted_address_with_the_urls_name_for_sni_and_certificate() -> None:
+    authority = trustme.CA()
+    names: list[str | None] = []
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("images.example").configure_cert(server_context)
+    server_context.sni_callback = lambda sock, name, context: names.append(name)  # type: ignore[assignment]
+    client_context = ssl.create_default_context()
+    authority.configure_trust(client_context)
+    server = ImageServer(tls=server_context)
+    try:
+        dns = fake_dns({"images.example": ["127.0.0.1"], "other.example": ["127.0.0.1"]})
+        url = f"https://images.example:{server.port}/img/4242.jpg"
+        assert ask(url, resolve=dns, ssl_context=client_context).found == Found(4242, "image/jpeg")
+        assert names == ["images.example"]  # SNI: the URL's name, though 127.0.0.1 was dialled
+        assert server.requests[0][2]["Host"] == f"images.example:{server.port}"
+        # The certificate is checked against the URL's name: the same address by another name fails.
+        other = ask(f"https://other.example:{server.port}/img/4242.jpg", resolve=dns, ssl_context=client_context)
+        assert other.found is None and "CERTIFICATE_VERIFY_FAILED" in other.reason
+    finally:
+        server.close()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 import httpcore
@@ -146,6 +147,7 @@ def make_client(
     read_seconds: float,
     connections: int,
     user_agent: str,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> httpx.AsyncClient:
     """An httpx client whose every connection goes through VettedBackend, no
     proxy, no automatic redirects (the caller follows them a hop at a time)."""
@@ -153,7 +155,7 @@ def make_client(
     # httpx has no argument for a network backend: give its transport a pool that has
     # ours (the pool is all the transport holds; httpx is pinned below 1.0).
     transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=httpx.create_ssl_context(trust_env=False),
+        ssl_context=ssl_context or httpx.create_ssl_context(trust_env=False),
         max_connections=connections,
         max_keepalive_connections=connections,
         keepalive_expiry=5.0,
