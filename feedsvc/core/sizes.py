@@ -109,12 +109,13 @@ class SizeBook:
     def record(self, url: str, length: int | None, media_type: str, now: float, reason: str = "") -> bool:
         """Record one answer (a size and type) or failure (no length); return
         whether the size or type the feeds show changed."""
+        reason = reason[:200]  # kept and logged: a server's words, bounded
         with self._lock:
             old = self._entries.get(url)
             if length is not None:
                 entry = Entry(length, media_type, now)
             elif old is not None:  # keep what was known: a failed recheck says nothing about the file
-                entry = Entry(old.length, old.type, now, old.failures + 1, reason)
+                entry = Entry(old.length, old.type, now, min(old.failures + 1, 9_999), reason)
             else:
                 entry = Entry(None, "", now, 1, reason)
             self._entries.pop(url, None)  # re-inserted last: the dict's order is oldest answer first
