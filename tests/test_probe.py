@@ -674,3 +674,15 @@ def test_tls_goes_to_the_vetted_address_with_the_urls_name_for_sni_and_certifica
         assert other.found is None and "CERTIFICATE_VERIFY_FAILED" in other.reason
     finally:
         server.close()
+
+
+def test_proxy_settings_are_ignored(images: ImageServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A proxy would connect where the address rule cannot look."""
+    from .conftest import free_port
+
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{free_port()}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert ask(f"{images.url}/img/31.jpg").found == Found(31, "image/jpeg")
+    assert images.paths() == ["/img/31.jpg"]
