@@ -35,9 +35,8 @@ from feedsvc.render.pages import SITE_FILES, render_feed_page, render_home, stat
 from feedsvc.render.spec import COVER, Site, feed_spec
 from feedsvc.render.stylesheet import STYLESHEET, stylesheet_bytes
 from feedsvc.render.urls import DEFAULT_LIMIT, Urls
-from feedsvc.render.xmlfeeds import atom_entry, rss_item
+from feedsvc.render.xmlfeeds import ItemRenderer, atom_entry, rss_item_renderer
 
-ITEM_RENDERERS = {"rss": rss_item, "atom": atom_entry}
 MANIFEST = ".feedsvc-build"
 _SHOWN = 5  # foreign files named in a refusal
 
@@ -184,7 +183,7 @@ def _write_all(index: Index, site: Site, urls: Urls, root: Path, compress: bool)
     for extension, fmt in FORMATS.items():
         # An article appears in several feeds; render its item once per format.
         memo: dict[str, str] = {}
-        item = _memoized(ITEM_RENDERERS[extension], memo)
+        item = _memoized(_item_renderer(extension, site), memo)
         for ref in refs:
             info = index.info(ref)
             assert info is not None
@@ -213,6 +212,11 @@ def _write_all(index: Index, site: Site, urls: Urls, root: Path, compress: bool)
     stamps = {name: _stamp(root / name) for name in sorted(names)}
     (root / MANIFEST).write_text(json.dumps({"files": stamps}, separators=(",", ":")), encoding="utf-8")
     return ExportResult(written[0], written[1])
+
+
+def _item_renderer(extension: str, site: Site) -> ItemRenderer:
+    """The item renderer each feed of a format would use by itself (see render_rss)."""
+    return rss_item_renderer(site.podcast) if extension == "rss" else atom_entry
 
 
 def _memoized(render: Callable[[Article, Urls], str], memo: dict[str, str]) -> Callable[[Article, Urls], str]:

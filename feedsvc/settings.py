@@ -247,7 +247,7 @@ SETTINGS: tuple[Setting, ...] = (
         "owner_email",
         None,
         "E-mail address podcast directories may contact the feeds' owner at (itunes:owner). "
-        "Unset: no owner in the feeds.",
+        "Set, RSS feeds carry the iTunes podcast namespace; unset, none of it.",
         _email,
     ),
 )

@@ -1,8 +1,10 @@
 """Podcast apps: what podcastparser (gPodder's parser), feedparser and lxml read from our feeds.
 
 Every feed has cover art, every episode lists each of its images once, with
-its real size and type where they are known, and the itunes namespace is
-there the way podcast apps and directories read it.
+its real size and type where they are known. The itunes namespace is there
+the way podcast apps and directories read it when the site has an owner to
+contact (--owner-email), and absent otherwise, when podcast apps still get
+the cover, each episode's art and its image once from RSS and Media RSS.
 """
 
 from __future__ import annotations
@@ -39,12 +41,16 @@ def make(name: str = "a", **fields: Any) -> Article:
     return parse_article(front_matter(article(**fields)), f"{name}.md")
 
 
-def render(articles: Sequence[Article], fmt: str = "rss", ref: FeedRef = ALL, site: Site | None = None) -> bytes:
+# A site with an owner: its RSS feeds carry the itunes namespace (see Site.podcast).
+OWNED = Site(owner_email="podcasts@example.com")
+
+
+def render(articles: Sequence[Article], fmt: str = "rss", ref: FeedRef = ALL, site: Site = OWNED) -> bytes:
     index = Index(articles)
     info = index.info(ref)
     assert info is not None
     selected = index.select(ref, 50)
-    return FORMATS[fmt].render(feed_spec(info, site or Site(), Urls(BASE), fmt, 50, selected), selected)
+    return FORMATS[fmt].render(feed_spec(info, site, Urls(BASE), fmt, 50, selected), selected)
 
 
 def podcast(body: bytes) -> dict[str, Any]:
@@ -285,9 +291,7 @@ def test_podcast_channel_fields():
     assert feed["itunes_categories"] == [["News"]]
     assert feed["explicit"] is False
     assert feed["description"] == "Every article published on feedsvc, newest first."
-    assert "itunes_owner" not in feed  # no address configured: no owner
-    owned = podcast(render([three_images()], site=Site(owner_email="podcasts@example.com")))
-    assert owned["itunes_owner"] == {"name": "feedsvc", "email": "podcasts@example.com"}
+    assert feed["itunes_owner"] == {"name": "feedsvc", "email": "podcasts@example.com"}
     provider = podcast(render([three_images()], ref=FeedRef(FeedKind.PROVIDER, "example.org")))
     assert provider["itunes_author"] == "Example News"
 
@@ -327,12 +331,28 @@ def test_feedparser_sees_the_itunes_fields():
 
 def test_itunes_text_is_cut_to_what_directories_take():
     long = make("long", excerpt="word " * 2000)
-    site = Site(title="T" * 300)
+    site = Site(title="T" * 300, owner_email="podcasts@example.com")
     channel = etree.fromstring(render([long], site=site)).find("channel")
     assert channel is not None
     assert len(channel.findtext(f"{ITUNES}author") or "") == 255
     summary = channel.findtext(f"item/{ITUNES}summary") or ""
     assert len(summary) == SUMMARY_MAX and long.excerpt.startswith(summary)
+
+
+def test_without_an_owner_no_itunes_namespace_yet_podcast_apps_see_the_same_episodes():
+    """No owner address: no itunes element (each would make the W3C validator ask
+    for itunes:email), and podcastparser still sees the cover, each episode's
+    art and each image once."""
+    items = [three_images()]
+    plain, owned = render(items, site=Site()), render(items)
+    assert b"itunes" not in plain
+    assert b"<itunes:" in owned and b"<itunes:owner>" in owned
+    without, with_owner = podcast(plain), podcast(owned)
+    assert without["cover_url"] == with_owner["cover_url"] == COVER
+    assert [e["enclosures"] for e in without["episodes"]] == [e["enclosures"] for e in with_owner["episodes"]]
+    # The art is one of the episode's images (from media:thumbnail; itunes:image picks a JPEG or PNG).
+    images = {image.url for image in items[0].images}
+    assert [e["episode_art_url"] in images for e in without["episodes"]] == [True]
 
 
 def test_atom_has_no_itunes_elements():

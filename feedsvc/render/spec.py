@@ -39,6 +39,18 @@ class Site:
     image: str | None = None  # cover art of feeds without a logo; None: the service's own /cover.png
     owner_email: str | None = None  # the podcast owner's address (itunes:owner), when configured
 
+    @property
+    def podcast(self) -> bool:
+        """Whether RSS feeds carry the iTunes podcast namespace: when the site has an owner.
+
+        Podcast directories reach the owner at that address (Apple for notices,
+        Spotify to verify ownership), and the W3C validator warns about every
+        itunes-tagged feed without one; an address cannot be made up. Without
+        it, podcast apps still get the cover (RSS <image>), each episode's art
+        (media:thumbnail) and its image once (the enclosure).
+        """
+        return bool(self.owner_email)
+
     @classmethod
     def from_settings(cls, settings: Settings) -> Site:
         """The site as the settings describe it (the server and `feedsvc build` alike)."""
@@ -64,6 +76,11 @@ class FeedSpec:
     cover: str = ""
     author: str = ""
     owner_email: str | None = None
+
+    @property
+    def podcast(self) -> bool:
+        """Whether the RSS feed carries the iTunes podcast namespace (see Site.podcast)."""
+        return bool(self.owner_email)
 
 
 def feed_spec(

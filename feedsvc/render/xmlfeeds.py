@@ -29,18 +29,21 @@ ItemRenderer = Callable[[Article, Urls], str]
 
 _MEDIA_NS = "http://search.yahoo.com/mrss/"
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
-_RSS_OPEN = (  # after the prologue (render/stylesheet.py)
-    f'<rss xmlns:media="{_MEDIA_NS}" xmlns:dc="http://purl.org/dc/elements/1.1/" '
-    'xmlns:atom="http://www.w3.org/2005/Atom" xmlns:content="http://purl.org/rss/1.0/modules/content/" '
-    f'xmlns:itunes="{ITUNES_NS}" version="2.0">\n  <channel>\n'
+_RSS_NAMESPACES = (
+    f'xmlns:media="{_MEDIA_NS}" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+    'xmlns:atom="http://www.w3.org/2005/Atom" xmlns:content="http://purl.org/rss/1.0/modules/content/"'
 )
+# After the prologue (render/stylesheet.py); a podcast feed also declares the itunes namespace.
+_RSS_OPEN = f'<rss {_RSS_NAMESPACES} version="2.0">\n  <channel>\n'
+_PODCAST_RSS_OPEN = f'<rss {_RSS_NAMESPACES} xmlns:itunes="{ITUNES_NS}" version="2.0">\n  <channel>\n'
+
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def render_rss(spec: FeedSpec, articles: Sequence[Article], item: ItemRenderer | None = None) -> bytes:
     """Given a feed spec and its articles (newest first), return RSS 2.0 bytes."""
-    render_item = item or rss_item
+    render_item = item or rss_item_renderer(spec.podcast)
     parts = [rss_channel(spec)]
     parts.extend(render_item(article, spec.urls) for article in articles)
     parts.append("  </channel>\n</rss>\n")
@@ -94,7 +97,7 @@ def rss_channel(spec: FeedSpec) -> str:
     """Everything of an RSS document before its first item."""
     t = _rss_text
     parts = [
-        xml_prologue(spec.urls) + _RSS_OPEN,
+        xml_prologue(spec.urls) + (_PODCAST_RSS_OPEN if spec.podcast else _RSS_OPEN),
         f"    <title>{t(spec.title)}</title>\n",
         f"    <link>{t(spec.alternate_url)}</link>\n",
         f"    <description>{t(spec.description)}</description>\n",
@@ -115,7 +118,8 @@ def rss_channel(spec: FeedSpec) -> str:
     parts.append(f"    <language>{t(spec.language)}</language>\n")
     parts.append(f"    <lastBuildDate>{rfc822(spec.updated)}</lastBuildDate>\n")
     parts.extend(f'    <atom:link href="{_rss_attr(hub)}" rel="hub"/>\n' for hub in spec.hubs)
-    parts.append(_itunes_channel(spec))
+    if spec.podcast:
+        parts.append(_itunes_channel(spec))
     return "".join(parts)
 
 
@@ -143,8 +147,23 @@ def _itunes_channel(spec: FeedSpec) -> str:
     return "".join(parts)
 
 
+def rss_item_renderer(podcast: bool) -> ItemRenderer:
+    """How each item of an RSS feed is written: with the podcast namespace's
+    item elements when the site is a podcast (it has an owner, --owner-email)."""
+    return podcast_rss_item if podcast else rss_item
+
+
 def rss_item(article: Article, urls: Urls) -> str:
     """One RSS <item>, indented for its place in the channel."""
+    return _rss_item(article, urls, podcast=False)
+
+
+def podcast_rss_item(article: Article, urls: Urls) -> str:
+    """One RSS <item> with the podcast namespace's elements (itunes:image, title, summary, episodeType)."""
+    return _rss_item(article, urls, podcast=True)
+
+
+def _rss_item(article: Article, urls: Urls, podcast: bool) -> str:
     t, a = _rss_text, _rss_attr
     guid = article.guid or article.url
     parts = [f"    <item>\n      <title>{t(article.title)}</title>\n      <link>{t(article.url)}</link>\n"]
@@ -176,7 +195,8 @@ def rss_item(article: Article, urls: Urls) -> str:
         parts.append(f'      <source url="{a(source)}">{t(provider.name)}</source>\n')
     if synopsis:
         parts.append(f"      <content:encoded>{t(article_html(article))}</content:encoded>\n")
-    parts.append(_itunes_item(article))
+    if podcast:
+        parts.append(_itunes_item(article))
     parts.append("    </item>\n")
     return "".join(parts)
 

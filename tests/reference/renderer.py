@@ -69,7 +69,7 @@ def _feed(spec: FeedSpec, articles: Sequence[Article], rss: bool) -> FeedGenerat
     if rss:
         fg.load_extension("dc", atom=False, rss=True)  # RSS <author> needs an e-mail; dc:creator does not
     fg.register_extension(NAMESPACE, FeedsvcExtension, FeedsvcEntryExtension)
-    if rss:
+    if rss and spec.podcast:
         fg.load_extension("podcast", atom=False, rss=True)  # last: the itunes elements end channel and item
     fg.id(spec.self_url)
     fg.title(spec.title)
@@ -88,7 +88,8 @@ def _feed(spec: FeedSpec, articles: Sequence[Article], rss: bool) -> FeedGenerat
     fg.updated(spec.updated)
     if rss:
         _logo(fg, rss_logo(spec), spec)
-        _podcast(fg, spec)
+        if spec.podcast:
+            _podcast(fg, spec)
     elif spec.logo:
         fg.logo(spec.logo.url)
         fg.icon(spec.logo.url)
@@ -152,7 +153,7 @@ def _entry(fe: FeedEntry, article: Article, spec: FeedSpec, rss: bool) -> None:
         _images(fe, ext, article.images, rss)
     for related in article.related:
         ext.add_link(Link(href=related.url, rel="related", title=related.title))
-    if rss:
+    if rss and spec.podcast:
         _episode(fe, article)
 
 
