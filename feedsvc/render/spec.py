@@ -76,6 +76,10 @@ class FeedSpec:
     cover: str = ""
     author: str = ""
     owner_email: str | None = None
+    # Links to the feed's other pages (RFC 5005), as (rel, absolute URL) pairs: "next" (older
+    # items), "previous", "first", "last", "prev-archive", "current"... Every format writes them
+    # (Atom and RSS as atom:link, JSON Feed its next_url); empty for a feed of one page.
+    pages: tuple[tuple[str, str], ...] = ()
 
     @property
     def podcast(self) -> bool:
