@@ -1,4 +1,4 @@
-"""Command line: ``feedsvc serve`` and ``feedsvc check``."""
+"""Command line: ``feedsvc serve``, ``build``, ``check`` and ``config``."""
 
 from __future__ import annotations
 
@@ -13,19 +13,41 @@ from pathlib import Path
 from feedsvc import __version__
 from feedsvc.content.loader import load_folder
 from feedsvc.memory import collect_from_now
-from feedsvc.settings import SETTINGS, ConfigError, check_content, load_settings
+from feedsvc.settings import (
+    CONFIG_ENV,
+    DEFAULT_ORIGIN,
+    SECRETS,
+    SETTINGS,
+    ConfigError,
+    check_content,
+    load_settings,
+    resolve,
+)
+
+CONFIG_HELP = f"a TOML file of settings, keys named as the flags (base-url = ...) [{CONFIG_ENV}]"
+
+
+def _add_settings(parser: argparse.ArgumentParser) -> None:
+    """Every setting as a flag, and --config."""
+    parser.add_argument("--config", default=None, help=CONFIG_HELP)
+    for setting in SETTINGS:
+        default = "unset" if setting.default in (None, ()) else setting.default
+        parser.add_argument(
+            setting.flag, dest=setting.name, default=None, help=f"{setting.help} [{setting.env}; default: {default}]"
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="feedsvc", description="RSS and Atom feeds from a folder of articles.")
     parser.add_argument("--version", action="version", version=f"feedsvc {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="serve the feeds over HTTP")
-    for setting in SETTINGS:
-        default = "unset" if setting.default in (None, ()) else setting.default
-        serve.add_argument(
-            setting.flag, dest=setting.name, default=None, help=f"{setting.help} [{setting.env}; default: {default}]"
+    _add_settings(commands.add_parser("serve", help="serve the feeds over HTTP"))
+    _add_settings(
+        commands.add_parser(
+            "config",
+            help="print the effective configuration and where each value came from (flag, environment, file, default)",
         )
+    )
     build = commands.add_parser("build", help="write every feed in every format to a folder, for a static host or CDN")
     build.add_argument(
         "out",
@@ -37,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     build.add_argument("--base-url", default=None, help="public URL the export will be served at [FEEDSVC_BASE_URL]")
     build.add_argument("--gzip", action="store_true", help="also write a .gz next to every file (nginx gzip_static)")
+    build.add_argument("--config", default=None, help=CONFIG_HELP)
     check = commands.add_parser(
         "check",
         help="report every article file that cannot be published (exit 1) or is published with parts left out",
@@ -52,13 +75,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check":
         return check(args.content)
     if args.command == "build":
-        return build(args.out, args.content, args.base_url, args.gzip)
+        return build(args.out, args.content, args.base_url, args.gzip, args.config)
+    if args.command == "config":
+        return show_config(vars(args))
     return serve(vars(args))
 
 
-def build(out: Path, content: Path | None, base_url: str | None, compress: bool) -> int:
+def show_config(given: dict[str, str | None]) -> int:
+    """Print each setting's effective value and its source; secrets masked."""
+    try:
+        resolved = resolve(given, os.environ)
+        load_settings(given, os.environ)  # and the checks across settings that start-up makes
+    except ConfigError as exc:
+        print(f"feedsvc config: {exc}", file=sys.stderr)
+        return 2
+    rows = []
+    for setting in SETTINGS:
+        value, origin = resolved[setting.name]
+        shown = _shown(value)
+        if setting.name in SECRETS and value is not None:
+            shown = "******** (set)"
+        rows.append((setting.flag[2:], shown, origin))
+    width = max(len(name) for name, _, _ in rows)
+    shown_width = min(max(len(shown) for _, shown, _ in rows), 48)
+    for name, shown, origin in rows:
+        print(f"{name:<{width}}  {shown:<{shown_width}}  {origin if origin != DEFAULT_ORIGIN else '(default)'}")
+    return 0
+
+
+def _shown(value: object) -> str:
+    """A value as its flag would take it."""
+    if value is None:
+        return "unset"
+    if isinstance(value, tuple):
+        return ",".join(str(item) for item in value) or "unset"
+    return str(value)
+
+
+def build(out: Path, content: Path | None, base_url: str | None, compress: bool, config: str | None = None) -> int:
     """Export every feed to ``out``; feeds need a base URL for their absolute links."""
-    given = {"content": str(content) if content else None, "base_url": base_url}
+    given = {"content": str(content) if content else None, "base_url": base_url, "config": config}
     try:
         settings = load_settings(given, os.environ)
     except ConfigError as exc:

@@ -1,12 +1,15 @@
 """Settings: one registry of name, default and help text, read from the
-command line, then ``FEEDSVC_*`` environment variables, then defaults.
+command line, then ``FEEDSVC_*`` environment variables, then an optional TOML
+file (``--config``), then defaults.
 
-Bad configuration stops start-up with a message naming the setting.
+Bad configuration stops start-up with a message naming the setting and where
+its value came from.
 """
 
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -281,22 +284,83 @@ class Settings:
     owner_email: str | None = DEFAULTS["owner_email"]
 
 
-def load_settings(given: Mapping[str, str | None], environ: Mapping[str, str]) -> Settings:
-    """Given command-line values (None when not given) and the environment,
-    return validated settings, or raise ConfigError naming the setting."""
-    values: dict[str, Any] = {}
+CONFIG_ENV = "FEEDSVC_CONFIG"  # the config file, when --config is not given
+SECRETS = frozenset({"api_token"})  # shown masked by `feedsvc config`
+DEFAULT_ORIGIN = "default"
+
+
+def config_path(given: Mapping[str, str | None], environ: Mapping[str, str]) -> Path | None:
+    """The config file named by --config, else by FEEDSVC_CONFIG; None when neither names one."""
+    named = given.get("config") or environ.get(CONFIG_ENV)
+    return Path(named) if named else None
+
+
+def read_config(path: Path) -> dict[str, tuple[str, str]]:
+    """A TOML config file's values, as the command line would give them: by
+    setting name, each with where it came from ("feedsvc.toml: base-url").
+
+    Keys are the flags' names without the dashes (``base-url = "…"``; the
+    underscore spelling is accepted too). Lists (``websub-hub = ["…", "…"]``)
+    become the comma-separated text their flag takes.
+    """
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"--config / {CONFIG_ENV}: cannot read {str(path)!r}: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not a TOML file: {exc}") from None
+    names = {s.flag[2:]: s.name for s in SETTINGS} | {s.name: s.name for s in SETTINGS}
+    values: dict[str, tuple[str, str]] = {}
+    keys: dict[str, str] = {}  # setting name -> the key that gave it
+    for key, value in data.items():
+        origin = f"{path}: {key}"
+        name = names.get(key)
+        if name is None:
+            raise ConfigError(f"{origin}: no such setting (the keys are the flags' names, such as base-url)")
+        if name in keys:
+            raise ConfigError(f"{origin}: given twice (as {keys[name]} too)")
+        keys[name] = key
+        values[name] = (_as_flag_text(value, origin), origin)
+    return values
+
+
+def _as_flag_text(value: object, origin: str) -> str:
+    if isinstance(value, bool):  # before int: bool is an int
+        raise ConfigError(f"{origin}: must be text or a number, not true/false")
+    if isinstance(value, str | int):
+        return str(value)
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return ",".join(value)
+    raise ConfigError(f"{origin}: must be text, a whole number or a list of text")
+
+
+def resolve(given: Mapping[str, str | None], environ: Mapping[str, str]) -> dict[str, tuple[Any, str]]:
+    """Each setting's value and where it came from: the flag, else the
+    environment, else the config file, else the default. Raises ConfigError
+    naming the setting and the source of a bad value, wherever it is given."""
+    path = config_path(given, environ)
+    from_file = read_config(path) if path is not None else {}
+    resolved: dict[str, tuple[Any, str]] = {}
     for setting in SETTINGS:
-        raw = given.get(setting.name)
-        origin = setting.flag
-        if raw is None:
-            raw, origin = environ.get(setting.env), setting.env
-        if raw is None:
-            values[setting.name] = setting.default
-            continue
-        try:
-            values[setting.name] = setting.parse(raw)
-        except ValueError as exc:
-            raise ConfigError(f"{origin}: {exc}") from None
+        sources = [(given.get(setting.name), setting.flag), (environ.get(setting.env), setting.env)]
+        sources.append(from_file.get(setting.name, (None, "")))
+        parsed = []
+        for raw, origin in sources:
+            if raw is None:
+                continue
+            try:  # every value given is checked, also one that another overrides
+                parsed.append((setting.parse(raw), origin))
+            except ValueError as exc:
+                raise ConfigError(f"{origin}: {exc}") from None
+        resolved[setting.name] = parsed[0] if parsed else (setting.default, DEFAULT_ORIGIN)
+    return resolved
+
+
+def load_settings(given: Mapping[str, str | None], environ: Mapping[str, str]) -> Settings:
+    """Given command-line values (None when not given; ``config`` names a
+    config file) and the environment, return validated settings, or raise
+    ConfigError naming the setting and the source of its value."""
+    values = {name: value for name, (value, _origin) in resolve(given, environ).items()}
     settings = Settings(**values)
     check_content(settings.content)
     if settings.websub_hub and not settings.base_url:
