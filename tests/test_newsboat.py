@@ -60,8 +60,10 @@ def reload(feed_url: str, cache: Path) -> list[sqlite3.Row]:
 
 def feed_urls(server: Server) -> list[str]:
     opml = httpx.get(f"{server.url}/feeds.opml").text
-    # The OPML names the feeds by the base URL the request came in on.
-    return sorted(set(re.findall(r'xmlUrl="([^"]+)"', opml)))
+    # The OPML names the feeds by the base URL the request came in on. The XML
+    # formats: newsboat 2.21 (Debian 12) predates its JSON Feed support, and
+    # feedparser, the other side of the comparison, reads only XML.
+    return sorted({url for url in re.findall(r'xmlUrl="([^"]+)"', opml) if url.endswith((".rss", ".atom"))})
 
 
 def _words(text: str) -> str:
