@@ -30,6 +30,7 @@ from feedsvc.content.model import Article
 from feedsvc.core.index import ALL, FeedKind, Index
 from feedsvc.render import FORMATS
 from feedsvc.render.compress import gzipped
+from feedsvc.render.jsonfeed import json_item
 from feedsvc.render.opml import render_opml
 from feedsvc.render.pages import SITE_FILES, render_feed_page, render_home, static_file
 from feedsvc.render.spec import COVER, Site, feed_spec
@@ -183,7 +184,8 @@ def _write_all(index: Index, site: Site, urls: Urls, root: Path, compress: bool)
     for extension, fmt in FORMATS.items():
         # An article appears in several feeds; render its item once per format.
         memo: dict[str, str] = {}
-        item = _memoized(_item_renderer(extension, site), memo)
+        known = _item_renderer(extension, site)
+        item = None if known is None else _memoized(known, memo)
         for ref in refs:
             info = index.info(ref)
             assert info is not None
@@ -214,9 +216,11 @@ def _write_all(index: Index, site: Site, urls: Urls, root: Path, compress: bool)
     return ExportResult(written[0], written[1])
 
 
-def _item_renderer(extension: str, site: Site) -> ItemRenderer:
-    """The item renderer each feed of a format would use by itself (see render_rss)."""
-    return rss_item_renderer(site.podcast) if extension == "rss" else atom_entry
+def _item_renderer(extension: str, site: Site) -> ItemRenderer | None:
+    """The item renderer each feed of a format would use by itself (see render_rss); None for a
+    format whose items are not known here (each of its feeds then renders its own)."""
+    renderers: dict[str, ItemRenderer] = {"rss": rss_item_renderer(site.podcast), "atom": atom_entry, "json": json_item}
+    return renderers.get(extension)
 
 
 def _memoized(render: Callable[[Article, Urls], str], memo: dict[str, str]) -> Callable[[Article, Urls], str]:

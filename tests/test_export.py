@@ -12,8 +12,10 @@ from lxml import etree
 from starlette.testclient import TestClient
 
 from feedsvc.cli import main
+from feedsvc.render import FORMATS
 
 from .conftest import REPO
+from .test_jsonfeed import check_json_feed
 
 BASE = "https://feeds.example.com"
 
@@ -28,9 +30,12 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_export_has_every_feed_of_the_opml_list(export: Path):
     opml = etree.parse(str(export / "feeds.opml"))
     urls = [o.get("xmlUrl") for o in opml.iter("outline") if o.get("xmlUrl")]
-    assert len(urls) == 2 * (1 + 8 + 6)  # all, 8 topics and 6 providers of seeds/, in two formats
+    assert len(urls) == len(FORMATS) * (1 + 8 + 6)  # all, 8 topics and 6 providers of seeds/, in every format
     for url in urls:
         path = export / url.removeprefix(f"{BASE}/")
+        if path.suffix == ".json":  # feedparser does not read JSON Feed
+            assert check_json_feed(path.read_bytes())["items"], path
+            continue
         feed = feedparser.parse(path.read_bytes())
         assert feed.bozo == 0 and feed.entries, path
     assert (export / "index.html").read_text().startswith("<!doctype html>")

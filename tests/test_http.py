@@ -107,7 +107,7 @@ def test_feed_default_limit_is_50(content: Callable[..., Path], client_for: Call
     [
         ("/feeds/topics/no-such-topic.rss", "no topic 'no-such-topic'"),
         ("/feeds/providers/nowhere.example.atom", "no provider 'nowhere.example'"),
-        ("/feeds/all.json", "no feed format 'json'"),
+        ("/feeds/all.xml", "no feed format 'xml'"),
         ("/feeds/topics/ai.html", "no feed format 'html'"),
         ("/feeds/topics/ai", "no such page"),
         ("/nothing-here", "no such page"),
@@ -197,7 +197,7 @@ def test_opml_for_one_format(seed_client: TestClient):
     root = etree.fromstring(seed_client.get("/feeds.opml?format=atom").content)
     urls = [o.get("xmlUrl") for o in root.iter("outline") if o.get("xmlUrl")]
     assert urls and all(url.endswith(".atom") for url in urls)
-    assert seed_client.get("/feeds.opml?format=json").status_code == 400
+    assert seed_client.get("/feeds.opml?format=html").status_code == 400
 
 
 def test_home_page_lists_topics_providers_and_autodiscovery(seed_client: TestClient):
@@ -208,15 +208,17 @@ def test_home_page_lists_topics_providers_and_autodiscovery(seed_client: TestCli
     assert alternates == {
         ("application/rss+xml", "http://feeds.test/feeds/all.rss"),
         ("application/atom+xml", "http://feeds.test/feeds/all.atom"),
+        ("application/feed+json", "http://feeds.test/feeds/all.json"),
     }
     row = html.find(".//tr[@id='topic-computer-vision']")  # the anchor older alternate links name
     assert row is not None
     assert ["".join(td.itertext()) for td in row.findall("td")][:2] == ["Computer Vision", "1"]
     hrefs = [a.get("href") for a in row.iter("a")]
     assert hrefs[0] == "http://feeds.test/topics/computer-vision"  # its page (tests/test_pages.py)
-    assert hrefs[-2:] == [
+    assert hrefs[-3:] == [
         "http://feeds.test/feeds/topics/computer-vision.rss",
         "http://feeds.test/feeds/topics/computer-vision.atom",
+        "http://feeds.test/feeds/topics/computer-vision.json",
     ]
     assert html.find(".//tr[@id='provider-reuters.com']") is not None
 

@@ -12,6 +12,8 @@ import feedparser
 import httpx
 import pytest
 
+from feedsvc.render import FORMATS
+
 from .conftest import Server, article, free_port, front_matter, poll_until
 
 pytestmark = pytest.mark.slow
@@ -69,6 +71,12 @@ def test_websub_feeds_advertise_hub_and_self(folder: Path, hub: Hub):
             assert ("hub", hub.url) in links
             assert ("self", f"{BASE}/feeds/topics/ai.{kind}") in links
             assert response.headers["link"] == f'<{hub.url}>; rel="hub", <{BASE}/feeds/topics/ai.{kind}>; rel="self"'
+        # JSON Feed names its hubs itself; the hub's topic is its feed_url (JSON Feed 1.1, Subscribing).
+        response = httpx.get(f"{server.url}/feeds/topics/ai.json")
+        feed = response.json()
+        assert feed["hubs"] == [{"type": "WebSub", "url": hub.url}]
+        assert feed["feed_url"] == f"{BASE}/feeds/topics/ai.json"
+        assert response.headers["link"] == f'<{hub.url}>; rel="hub", <{BASE}/feeds/topics/ai.json>; rel="self"'
     finally:
         server.stop()
 
@@ -78,12 +86,12 @@ def test_websub_hub_is_told_exactly_the_changed_feeds(folder: Path, hub: Hub):
     try:
         seed = folder / "000_84d0586a3992f50e.md"
         seed.write_text(seed.read_text().replace('title: "U.S. cities', 'title: "EDITED U.S. cities'))
-        urls, _ = poll_until(hub.published_urls, lambda u: len(u) >= 8)
         expected = {
             f"{BASE}/feeds/{path}.{kind}"
             for path in ("all", "topics/ai", "topics/computer-vision", "providers/reuters.com")
-            for kind in ("rss", "atom")
+            for kind in FORMATS
         }
+        urls, _ = poll_until(hub.published_urls, lambda u: len(u) >= len(expected))
         assert urls == expected
         assert len(hub.requests) == 1  # one batched request for the whole change
     finally:

@@ -1,7 +1,7 @@
 """Feed formats as pluggable renderers over one article model.
 
 A format is a name, a file extension, a media type and a pure render
-function; adding JSON Feed means adding one entry to :data:`FORMATS`.
+function; a new format is one entry in :data:`FORMATS` (RSS, Atom, JSON Feed).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from feedsvc.content.model import Article
+from feedsvc.render.jsonfeed import render_json
 from feedsvc.render.spec import FeedSpec
 from feedsvc.render.xmlfeeds import ItemRenderer, render_atom, render_rss
 
@@ -32,4 +33,6 @@ class FeedFormat:
 FORMATS: dict[str, FeedFormat] = {
     "rss": FeedFormat("rss", "RSS 2.0", "application/rss+xml", "application/rss+xml; charset=utf-8", render_rss),
     "atom": FeedFormat("atom", "Atom 1.0", "application/atom+xml", "application/atom+xml; charset=utf-8", render_atom),
+    # JSON is UTF-8 by definition (RFC 8259 §8.1): application/feed+json takes no charset.
+    "json": FeedFormat("json", "JSON Feed 1.1", "application/feed+json", "application/feed+json", render_json),
 }

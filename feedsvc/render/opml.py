@@ -46,16 +46,25 @@ def _outlines(parent: etree._Element, index: Index, site: Site, urls: Urls, fmt:
                 _feed(folder, info, site, urls, fmt)
 
 
+# OPML 2.0's version attribute is optional and names RSS versions; "ATOM" is the custom for
+# Atom. There is none for JSON Feed, so its outlines go without one.
+_VERSIONS = {"rss": "RSS2", "atom": "ATOM"}
+
+
 def _feed(parent: etree._Element, info: FeedInfo, site: Site, urls: Urls, fmt: FeedFormat) -> None:
     spec = feed_spec(info, site, urls, fmt.extension)
-    etree.SubElement(
+    outline = etree.SubElement(
         parent,
         "outline",
-        type="rss",  # OPML's type for any feed, Atom included
+        # OPML's type for any feed, Atom and JSON Feed included: readers import subscriptions
+        # by type="rss" and find the format from what xmlUrl serves.
+        type="rss",
         text=spec.title,
         title=spec.title,
         description=spec.description,
         xmlUrl=spec.self_url,
         htmlUrl=spec.alternate_url,
-        version="RSS2" if fmt.extension == "rss" else "ATOM",
     )
+    version = _VERSIONS.get(fmt.extension)
+    if version is not None:
+        outline.set("version", version)

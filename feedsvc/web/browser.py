@@ -26,6 +26,17 @@ BROWSER_TYPE = "application/xml; charset=utf-8"
 _FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/rdf+xml"})
 
 
+def browser_type(feed_type: str) -> str | None:
+    """The media type a browser opening a feed of this type gets, or None for the feed's own.
+
+    Only XML feeds become pages (their xml-stylesheet instruction names the
+    XSLT stylesheet). JSON Feed has no stylesheet, and sent as XML it would
+    be an XML parse error: it keeps application/feed+json, which Chromium
+    shows as text (a +json type).
+    """
+    return BROWSER_TYPE if feed_type.endswith("+xml") else None
+
+
 @lru_cache(maxsize=256)  # clients send a handful of distinct values
 def wants_page(accept: str | None) -> bool:
     """Given a request's Accept value, should a feed be sent as an XML document a browser styles?

@@ -23,7 +23,7 @@ from feedsvc.render.pages import static_file
 from feedsvc.render.spec import Site, feed_spec
 from feedsvc.render.urls import Urls
 from feedsvc.settings import Settings
-from feedsvc.web.browser import BROWSER_TYPE
+from feedsvc.web.browser import browser_type
 from feedsvc.web.cache import Rendered, ResponseCache
 from feedsvc.web.hosts import ANY, allowed_hosts
 
@@ -115,7 +115,7 @@ class FeedService:
         if cached is not None:
             return cached
         link = self._link_header(urls, ref, fmt, limit)
-        return self.cache.get(slot, info.revision, render, fmt.content_type, link, BROWSER_TYPE)
+        return self.cache.get(slot, info.revision, render, fmt.content_type, link, browser_type(fmt.media_type))
 
     def route_key(self, scheme: str, path: str, query: bytes, host: bytes | None) -> Hashable:
         """What identifies a feed request before routing: scheme, path, query and, when it matters, Host.
