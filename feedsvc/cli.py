@@ -13,6 +13,7 @@ from pathlib import Path
 from feedsvc import __version__
 from feedsvc.content.loader import load_folder
 from feedsvc.memory import collect_from_now
+from feedsvc.progress import reporting
 from feedsvc.settings import (
     CONFIG_ENV,
     DEFAULT_ORIGIN,
@@ -159,7 +160,8 @@ def check(content: Path) -> int:
     except ConfigError as exc:
         print(f"feedsvc check: {exc}", file=sys.stderr)
         return 2
-    result = load_folder(content, log_skipped=False)  # printed below instead
+    with reporting(f"checking {content}") as progress:
+        result = load_folder(content, log_skipped=False, progress=progress)  # printed below instead
     for skipped in result.skipped:
         print(skipped)
     partial = [article for article in result.articles if article.warnings]

@@ -368,6 +368,28 @@ def load_settings(given: Mapping[str, str | None], environ: Mapping[str, str]) -
     return settings
 
 
+def summary(settings: Settings, snapshot_path: Path | None) -> list[str]:
+    """What a start-up log should say about the settings that change what the
+    service does, one line each (the API token itself never appears)."""
+    if settings.allowed_hosts:
+        hosts = f"Host: {', '.join(settings.allowed_hosts)}"
+    elif settings.base_url:
+        hosts = "any Host (--allowed-hosts narrows it)"
+    else:
+        hosts = f"Host: localhost, 127.0.0.1, [::1], {settings.host} (--allowed-hosts widens it)"
+    origin = f"the base URL {settings.base_url}" if settings.base_url else "each request's scheme and Host"
+    links = f"feed links use {origin}; answering {hosts}"
+    return [
+        links,
+        "write API: on (a token is set)" if settings.api_token else "write API: off (no --api-token): read-only",
+        f"watching the content folder: {settings.watch}",
+        f"start-up snapshot: {snapshot_path}" if snapshot_path else "start-up snapshot: off",
+        f"WebSub hubs: {', '.join(settings.websub_hub)}" if settings.websub_hub else "WebSub hubs: none",
+        f"enclosure probe: {settings.enclosure_probe}",
+        f"podcast namespace: {'on (--owner-email)' if settings.owner_email else 'off (no --owner-email)'}",
+    ]
+
+
 def check_content(content: Path) -> None:
     """Fail start-up early when the content folder is not usable."""
     if not content.is_dir():

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from feedsvc.settings import SETTINGS, ConfigError, load_settings, read_config, resolve
+from feedsvc.settings import SETTINGS, ConfigError, load_settings, read_config, resolve, summary
 
 from .conftest import REPO
 
@@ -128,3 +128,23 @@ def test_build_reads_the_config_file(tmp_path: Path):
     done = run("build", "--config", str(path), str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr
     assert "https://feeds.example.com/feeds/all.rss" in (tmp_path / "out" / "feeds" / "all.rss").read_text()
+
+
+def test_the_start_up_summary_says_what_changes_behaviour_and_never_the_token(tmp_path: Path):
+    token = "a-secret-token-0123456789"
+    plain = summary(load_settings({}, {}), None)
+    assert "feed links use each request's scheme and Host; answering Host: localhost" in plain[0]
+    assert "write API: off (no --api-token): read-only" in plain
+    assert "start-up snapshot: off" in plain
+    configured = load_settings(
+        {"base_url": "https://feeds.example.com", "api_token": token, "websub_hub": "https://hub.example/"}, {}
+    )
+    lines = summary(configured, tmp_path / "x.snapshot")
+    assert (
+        lines[0]
+        == "feed links use the base URL https://feeds.example.com; answering any Host (--allowed-hosts narrows it)"
+    )
+    assert "write API: on (a token is set)" in lines
+    assert f"start-up snapshot: {tmp_path / 'x.snapshot'}" in lines
+    assert "WebSub hubs: https://hub.example/" in lines
+    assert token not in "\n".join(lines)

@@ -15,6 +15,7 @@ from feedsvc.content.folder import Signature, scan, signature_of
 from feedsvc.content.model import Article
 from feedsvc.content.parse import InvalidArticle, parse_article, share_parts, split_front_matter
 from feedsvc.memory import paused_gc
+from feedsvc.progress import Progress, ignore
 
 log = logging.getLogger(__name__)
 
@@ -125,12 +126,13 @@ WORKER_SILENCE = 120
 LOCK_PATIENCE = 5
 
 
-def load_folder(root: Path, log_skipped: bool = True, workers: int = 0) -> LoadResult:
+def load_folder(root: Path, log_skipped: bool = True, workers: int = 0, progress: Progress = ignore) -> LoadResult:
     """Given a content folder, return every article in it and every file skipped.
 
     Each skipped file is logged once, with its name and the reason. Large
     folders are parsed by ``workers`` processes in all, this one included
     (0: one per CPU); parsing YAML is CPU-bound Python, so threads would not help.
+    ``progress`` hears (files read, files in all) after every chunk.
     """
     result = LoadResult()
     files = _article_files(root)
@@ -139,12 +141,12 @@ def load_folder(root: Path, log_skipped: bool = True, workers: int = 0) -> LoadR
         loaded_files: Iterable[Loaded]
         if workers > 1 and len(files) >= PARALLEL_THRESHOLD:
             try:
-                loaded_files = _read_in_parallel(files, workers)
+                loaded_files = _read_in_parallel(files, workers, progress)
             except Exception:  # e.g. a worker killed by the OOM killer: do it here instead
                 log.exception("parallel loading failed; loading in this process")
-                loaded_files = _read_chunk(files)
+                loaded_files = _read_here(files, progress)
         else:
-            loaded_files = _read_chunk(files)
+            loaded_files = _read_here(files, progress)
         for loaded, signature in loaded_files:
             if signature is not None:
                 result.signatures[loaded.source] = signature
@@ -167,7 +169,16 @@ def _article_files(root: Path) -> list[tuple[str, str]]:
     return files
 
 
-def _read_in_parallel(files: list[tuple[str, str]], workers: int) -> list[Loaded]:
+def _read_here(files: list[tuple[str, str]], progress: Progress) -> list[Loaded]:
+    """Parse ``files`` in this process, a chunk at a time, telling ``progress``."""
+    loaded: list[Loaded] = []
+    for start in range(0, len(files), CHUNK):
+        loaded.extend(_read_chunk(files[start : start + CHUNK]))
+        progress(len(loaded), len(files))
+    return loaded
+
+
+def _read_in_parallel(files: list[tuple[str, str]], workers: int, progress: Progress = ignore) -> list[Loaded]:
     """Parse ``files`` in ``workers - 1`` other processes and this one.
 
     Every process takes the next chunk from a shared counter, so the split
@@ -195,8 +206,13 @@ def _read_in_parallel(files: list[tuple[str, str]], workers: int) -> list[Loaded
             readers.append(reader)
             processes.append(process)
         done: dict[int, list[Loaded]] = {}
+
+        def tell() -> None:
+            progress(sum(len(part) for part in done.values()), len(files))
+
         while (number := _take(counter, len(chunks))) is not None:
             done[number] = _read_chunk(chunks[number])
+            tell()
         while readers:
             ready = wait(readers, timeout=WORKER_SILENCE)
             if not ready:
@@ -213,6 +229,7 @@ def _read_in_parallel(files: list[tuple[str, str]], workers: int) -> list[Loaded
                 else:
                     number, loaded = message
                     done[number] = [_share(item) for item in loaded]
+                    tell()
         return [item for number, chunk in enumerate(chunks) for item in done.get(number) or _read_chunk(chunk)]
     finally:
         for reader in readers:

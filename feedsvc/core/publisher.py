@@ -27,6 +27,7 @@ from feedsvc.core.index import Index, IndexDiff
 from feedsvc.core.sizes import Entry, SizeBook, sizes_path
 from feedsvc.core.storage import remove_stale_temporaries
 from feedsvc.memory import paused_gc
+from feedsvc.progress import reporting
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,8 @@ class Publisher:
             log.info("%d files changed since the snapshot was made: loading the folder in full", len(changed))
         if scan is not None:
             scan.cancel()  # the snapshot was not usable
-        result = load_folder(self.root, workers=workers)
+        with reporting(f"reading {self.root}") as progress:  # a bar on a terminal, else log lines
+            result = load_folder(self.root, workers=workers, progress=progress)
         with self._lock, paused_gc():
             self.held = {}
             self._signatures = dict(result.signatures)
