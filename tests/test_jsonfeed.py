@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import feedparser
+import httpx
 import jsonschema_rs
 import pytest
 from lxml import etree, html
@@ -33,7 +34,8 @@ from feedsvc.render.jsonfeed import json_item, render_json
 from feedsvc.render.spec import Site, feed_spec
 from feedsvc.render.urls import Urls
 
-from .conftest import CORPUS, REPO, article, needs_corpus
+from .conftest import CORPUS, REPO, Server, article, front_matter, needs_corpus
+from .test_browser import needs_chromium, open_in_chromium
 
 SCHEMA = jsonschema_rs.validator_for(
     json.loads((Path(__file__).parent / "jsonfeed-1.1.schema.json").read_text(encoding="utf-8")),
@@ -290,6 +292,10 @@ def test_feed_head_names_the_feed_its_page_icons_authors_and_hubs():
     assert by_provider["icon"] == f"{BASE}/cover.png"  # a large square one: the logo is neither
     assert by_provider["authors"] == [{"name": "Example News", "url": "https://news.example/"}]
     assert "hubs" not in render(articles)
+    art = Site(image="https://cdn.example/art/cover.jpg")
+    assert (
+        render(articles, FeedRef(FeedKind.TOPIC, "computer-vision"), art)["icon"] == "https://cdn.example/art/cover.jpg"
+    )
 
 
 def test_feed_pages_give_next_url_and_the_other_links_in_the_extension():
@@ -427,14 +433,28 @@ def test_json_feed_changes_with_content_and_keeps_its_etag_otherwise(
     before = client.get("/feeds/topics/computer-vision.json")
     other = client.get("/feeds/providers/microsoft.com.json")
     changed = folder / "new.md"
-    from .conftest import front_matter
-
     changed.write_text(front_matter(article("Fresh vision", topics=["Computer Vision"])), encoding="utf-8")
     client.app.state.service.publisher.refresh([changed])  # type: ignore[attr-defined]
     after = client.get("/feeds/topics/computer-vision.json")
     assert after.headers["etag"] != before.headers["etag"]
     assert check_json_feed(after.content)["items"][0]["title"] == "Fresh vision"
     assert client.get("/feeds/providers/microsoft.com.json").headers["etag"] == other.headers["etag"]
+
+
+@needs_chromium
+@pytest.mark.slow
+def test_chromium_shows_a_json_feed_as_its_text(folder: Path, tmp_path: Path):
+    """Sent to a browser as application/feed+json, the feed is shown as JSON text, UTF-8 intact
+    (sent as application/xml, Chromium would show an XML parse error instead)."""
+    server = Server(folder)
+    try:
+        url = f"{server.url}/feeds/all.json"
+        page = open_in_chromium(url, tmp_path / "profile")
+        shown = json.loads("".join(pre.text_content() for pre in page.iter("pre")))
+        assert shown == httpx.get(url).json()
+        assert shown["title"] == "feedsvc — all articles"
+    finally:
+        server.stop()
 
 
 # Listed: OPML, autodiscovery, the static export.
