@@ -74,12 +74,17 @@ def test_docs_ci_runs_the_readme_test_command():
     assert any("feedsvc serve" in c and "pip install" in c for c in commands)
 
 
-def test_docs_compose_serves_port_8000_with_a_content_volume():
+def test_docs_compose_serves_replicas_over_one_volume_behind_nginx_on_8080():
+    """What README "Deployment" says of docker-compose.yml (tests/test_scaleout.py checks it with docker-compose)."""
     compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
-    service = compose["services"]["feedsvc"]
-    assert "8000:8000" in service["ports"]
-    assert any(volume.endswith(":/content:ro") for volume in service["volumes"])
-    assert service["environment"]["FEEDSVC_CONTENT"] == "/content"
+    services = compose["services"]
+    assert "${FEEDSVC_PUBLISH:-8080}:8080" in services["nginx"]["ports"]
+    replicas = [service for name, service in services.items() if name.startswith("feedsvc-")]
+    assert len(replicas) >= 2
+    for service in replicas:
+        assert "content:/content" in service["volumes"]
+        assert service["environment"]["FEEDSVC_CONTENT"] == "/content"
+        assert "ports" not in service  # readers go through nginx
     assert (REPO / "Dockerfile").is_file()
 
 
