@@ -25,6 +25,7 @@ from feedsvc.content.loader import load_folder
 from feedsvc.content.model import Article
 from feedsvc.content.parse import parse_article
 from feedsvc.core.index import ALL, FeedKind, Index
+from feedsvc.core.query import FeedQuery
 from feedsvc.render import xmlfeeds
 from feedsvc.render.spec import Site, feed_spec
 from feedsvc.render.urls import Urls
@@ -66,8 +67,9 @@ def assert_identical(articles: Sequence[Article], site: Site, limit: int = 500) 
         info = index.info(ref)
         assert info is not None
         selected = index.select(ref, limit)
+        more = info.count > limit  # then both write the paging links (rel="next")
         for fmt, (slow, fast) in PAIRS.items():
-            spec = feed_spec(info, site, Urls("https://feeds.example.com:8443"), fmt, limit, selected)
+            spec = feed_spec(info, site, Urls("https://feeds.example.com:8443"), fmt, limit, selected, more=more)
             expected, actual = canonical(slow(spec, selected)), canonical(fast(spec, selected), BEYOND_REFERENCE)
             if expected != actual:
                 for number, (left, right) in enumerate(zip(expected, actual, strict=False)):
@@ -146,6 +148,24 @@ def test_identical_with_known_image_sizes_and_types():
     ]
     for site in SITES:
         assert_identical(known, site)
+
+
+def test_identical_on_an_archive_page_with_its_paging_links():
+    """A page after the first says rel="first" and rel="next" in both renderers (RFC 5005 §3)."""
+    articles = [
+        parse_article(front_matter(article(title=f"Item {n}", webUrl=f"https://e.org/{n}")), f"{n:02d}.md")
+        for n in range(7)
+    ]
+    index = Index(articles)
+    info = index.info(ALL)
+    assert info is not None
+    query = FeedQuery((ALL,), 2).next(index.articles[1])
+    items, more = index.page(query)
+    for site in SITES:
+        for fmt, (slow, fast) in PAIRS.items():
+            spec = feed_spec(info, site, Urls("https://feeds.example.com"), fmt, 2, items, query, more)
+            assert [rel for rel, _ in spec.pages] == ["first", "next"]
+            assert canonical(slow(spec, items)) == canonical(fast(spec, items), BEYOND_REFERENCE)
 
 
 def test_identical_on_an_empty_feed():

@@ -12,23 +12,25 @@ revision, so every other feed keeps its cached bytes and its ETag.
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
+from bisect import bisect_left, bisect_right, insort
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from itertools import count
+from heapq import merge
+from itertools import count, islice, takewhile
 from operator import attrgetter
 from typing import NamedTuple
 
 from feedsvc.content.model import Article, Image, Provider, Topic
+from feedsvc.core.query import DEFAULT_LIMIT, MAX_LIMIT, FeedQuery, Position
 from feedsvc.text import slugify
 
-# The most items any URL can ask for; a change beyond it is invisible.
-WINDOW = 500
+# The most items any URL can ask for; a change beyond it is invisible to the first pages.
+WINDOW = MAX_LIMIT
 # The items a feed shows by default: what WebSub subscribers see.
-DEFAULT_WINDOW = 50
+DEFAULT_WINDOW = DEFAULT_LIMIT
 
 
 class FeedKind(StrEnum):
@@ -62,6 +64,9 @@ class FeedInfo:
     updated: datetime | None  # newest item's date; None for an empty feed
     logo: Image | None = None
     revision: int = 0  # changes whenever the feed's output may have changed
+    # Changes whenever any of its members changes, at any depth: what archive pages and
+    # filtered feeds are cached by (``revision`` looks at the first WINDOW items only).
+    changed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +132,8 @@ class Index:
         published.sort(key=attrgetter("source"))
         published.sort(key=attrgetter("published_at"), reverse=True)
         self._members = {ALL: published}
-        self._info = {ALL: FeedInfo(ALL, "", len(published), _newest(published), None, self.generation)}
+        generation = self.generation
+        self._info = {ALL: FeedInfo(ALL, "", len(published), _newest(published), None, generation, generation)}
         for kind, groups in _group(published).items():
             for key, (members, first, mixed) in groups.items():
                 ref = FeedRef(kind, key)
@@ -137,7 +143,7 @@ class Index:
                 self._info[ref] = (
                     _describe(ref, members, self.generation)
                     if mixed
-                    else FeedInfo(ref, first.name, len(members), _newest(members), _logo(first), self.generation)
+                    else FeedInfo(ref, first.name, len(members), _newest(members), _logo(first), generation, generation)
                 )
 
     @property
@@ -163,6 +169,44 @@ class Index:
     def select(self, ref: FeedRef, limit: int) -> Sequence[Article]:
         """Given a feed and a limit, return its newest ``limit`` articles."""
         return self._members.get(ref, [])[:limit]
+
+    def page(self, query: FeedQuery) -> tuple[list[Article], bool]:
+        """Given a query, return its items (at most ``limit``, strictly after its position,
+        passing its filters) and whether more follow.
+
+        Finding the start is a bisection whatever the depth; unfiltered, a page
+        costs O(limit). Filters and unions read on from there until the page is
+        full: at worst every member of the feeds named (``since`` stops early, since
+        members are newest first).
+        """
+        streams = [_members_after(self._members.get(ref, []), query.after) for ref in query.refs]
+        items: Iterator[Article] = streams[0] if len(streams) == 1 else _union(streams)
+        since, passes = query.filters.since, query.filters.predicate()
+        if since is not None:
+            items = takewhile(lambda article: article.published_at >= since, items)
+        if passes is not None:
+            items = filter(passes, items)
+        found = list(islice(items, query.limit + 1))
+        return found[: query.limit], len(found) > query.limit
+
+    def query_info(self, query: FeedQuery) -> FeedInfo | None:
+        """What a query's documents say about their feed, or None when one of its feeds does not exist.
+
+        One feed: its own description (``changed`` is the revision of every page
+        and filter of it). A union of topics: their names joined, the newest date,
+        and a revision that changes whenever any of them does.
+        """
+        infos = [self._info.get(ref) for ref in query.refs]
+        if any(info is None for info in infos):
+            return None
+        if len(infos) == 1:
+            return infos[0]
+        parts = [info for info in infos if info is not None]
+        union = FeedRef(FeedKind.TOPIC, "+".join(info.ref.key for info in parts))
+        updated = max((info.updated for info in parts if info.updated), default=None)
+        changed = max(info.changed for info in parts)  # generations only grow: any change raises it
+        count = len({id(a) for info in parts for a in self._members[info.ref]})
+        return FeedInfo(union, " + ".join(info.name for info in parts), count, updated, None, changed, changed)
 
     def feeds(self, kind: FeedKind) -> list[FeedInfo]:
         """Every feed of one kind, sorted by name for people to read."""
@@ -224,14 +268,19 @@ class Index:
             previous = self._info.get(ref)
             info = _describe(ref, members, new.generation)
             same_header = previous is not None and (previous.name, previous.logo) == (info.name, info.logo)
-            if previous is not None and same_header and before[:WINDOW] == members[:WINDOW]:
+            if previous is not None and same_header and _same_window(before, members, WINDOW):
                 info = replace(info, revision=previous.revision)  # output unchanged: keep cache and ETag
             else:
                 revised.add(ref)
-                if not (same_header and before[:DEFAULT_WINDOW] == members[:DEFAULT_WINDOW]):
+                if not (same_header and _same_window(before, members, DEFAULT_WINDOW)):
                     visible.add(ref)
             new._info[ref] = info
         return new, IndexDiff(frozenset(revised), frozenset(visible), frozenset(removed))
+
+
+def _same_window(before: list[Article], after: list[Article], size: int) -> bool:
+    """Whether a first page of ``size`` items is the same: its items, and whether older ones follow (rel="next")."""
+    return before[:size] == after[:size] and (len(before) > size) == (len(after) > size)
 
 
 def _group(published: list[Article]) -> dict[FeedKind, dict[str, tuple[list[Article], Topic | Provider, bool]]]:
@@ -269,13 +318,13 @@ def _describe(ref: FeedRef, members: list[Article], revision: int) -> FeedInfo:
     """A feed's header from its members: the most used name, the newest logo."""
     if ref.kind is FeedKind.TOPIC:
         names = Counter(t.name for a in members for t in a.topics if t.slug == ref.key)
-        return FeedInfo(ref, _most_common(names), len(members), _newest(members), None, revision)
+        return FeedInfo(ref, _most_common(names), len(members), _newest(members), None, revision, revision)
     if ref.kind is FeedKind.PROVIDER:
         providers = [a.provider for a in members if a.provider]
         names = Counter(p.name for p in providers)
         logo = next((p.images[0] for p in providers if p.images), None)
-        return FeedInfo(ref, _most_common(names), len(members), _newest(members), logo, revision)
-    return FeedInfo(ref, "", len(members), _newest(members), None, revision)
+        return FeedInfo(ref, _most_common(names), len(members), _newest(members), logo, revision, revision)
+    return FeedInfo(ref, "", len(members), _newest(members), None, revision, revision)
 
 
 def _newest(members: list[Article]) -> datetime | None:
@@ -305,6 +354,21 @@ def _guids(group: list[Article]) -> dict[str, Article]:
 
 def _urls(articles: Iterable[Article | None]) -> set[str]:
     return {a.url for a in articles if a is not None and a.published}
+
+
+def _members_after(members: list[Article], after: Position | None) -> Iterator[Article]:
+    """A feed's members strictly after a position (all of them for None), found by bisection."""
+    start = 0 if after is None else bisect_right(members, after.key, key=sort_key)
+    return map(members.__getitem__, range(start, len(members)))
+
+
+def _union(streams: list[Iterator[Article]]) -> Iterator[Article]:
+    """Several feeds' members merged into one order, each article once (it is in several topics)."""
+    previous = None
+    for article in merge(*streams, key=sort_key):
+        if article.source != previous:
+            previous = article.source
+            yield article
 
 
 def _remove(members: list[Article], article: Article) -> None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from feedsvc import __version__
 from feedsvc.content.model import Article, Image
 from feedsvc.core.index import FeedInfo, FeedKind
+from feedsvc.core.query import FeedQuery
 from feedsvc.render.media import podcast_cover, rss_image_allowed
 from feedsvc.render.urls import DEFAULT_LIMIT, Urls
 
@@ -94,12 +95,17 @@ def feed_spec(
     extension: str,
     limit: int = DEFAULT_LIMIT,
     articles: Sequence[Article] = (),
+    query: FeedQuery | None = None,
+    more: bool = False,
 ) -> FeedSpec:
     """Given a feed, the site and the base URL, return what the feed says about itself.
 
     With ``articles`` (the items it will carry), the feed is dated by the
     latest change among them, so it is never older than one of its entries.
+    With a ``query`` (a page or a filtered feed), the document names itself by
+    it; ``more`` says that older items follow, for its rel="next" link.
     """
+    query = query or FeedQuery((info.ref,), limit)
     if info.ref.kind is FeedKind.TOPIC:
         title = f"{info.name} — {site.title}"
         description = f"The latest articles about {info.name}, from {site.title}."
@@ -115,7 +121,7 @@ def feed_spec(
         info=info,
         title=title,
         description=description,
-        self_url=urls.feed(info.ref, extension, limit),
+        self_url=urls.query_feed(query, extension),
         alternate_url=urls.html(info.ref),
         updated=max((a.updated_at for a in articles), default=None) or info.updated or EMPTY_FEED_DATE,
         language=site.language,
@@ -126,6 +132,7 @@ def feed_spec(
         cover=(logo if podcast_cover(logo) else site_cover).url,
         author=(info.name if info.ref.kind is FeedKind.PROVIDER else site.title)[:AUTHOR_MAX],
         owner_email=site.owner_email,
+        pages=urls.pages(query, extension, articles[-1] if more and articles else None),
     )
 
 

@@ -118,6 +118,7 @@ def rss_channel(spec: FeedSpec) -> str:
     parts.append(f"    <language>{t(spec.language)}</language>\n")
     parts.append(f"    <lastBuildDate>{rfc822(spec.updated)}</lastBuildDate>\n")
     parts.extend(f'    <atom:link href="{_rss_attr(hub)}" rel="hub"/>\n' for hub in spec.hubs)
+    parts.extend(f'    <atom:link href="{_rss_attr(href)}" rel="{rel}"/>\n' for rel, href in spec.pages)
     if spec.podcast:
         parts.append(_itunes_channel(spec))
     return "".join(parts)
@@ -235,6 +236,7 @@ def atom_head(spec: FeedSpec) -> str:
         f'  <link href="{a(spec.self_url)}" rel="self" type="application/atom+xml"/>\n',
     ]
     parts.extend(f'  <link href="{a(hub)}" rel="hub"/>\n' for hub in spec.hubs)
+    parts.extend(f'  <link href="{a(href)}" rel="{rel}"/>\n' for rel, href in spec.pages)  # RFC 5005
     parts.append(f'  <link href="{a(spec.alternate_url)}" rel="alternate" type="text/html"/>\n')
     parts.append(f'  <generator version="{a(GENERATOR[1])}">{t(GENERATOR[0])}</generator>\n')
     if spec.logo is not None:

@@ -12,35 +12,27 @@ from starlette.routing import Route
 from starlette.types import Scope
 
 from feedsvc.core.index import ALL, FeedKind, FeedRef
+from feedsvc.core.query import FeedQuery
 from feedsvc.render import FORMATS, FeedFormat
 from feedsvc.render.pages import MAX_QUERY, SITE_FILES, normal_query
 from feedsvc.render.spec import COVER
 from feedsvc.render.stylesheet import STYLESHEET, STYLESHEET_TYPE
-from feedsvc.render.urls import DEFAULT_LIMIT, MAX_LIMIT, Urls
+from feedsvc.render.urls import Urls
 from feedsvc.text import slugify
 from feedsvc.web.cache import Rendered
 from feedsvc.web.hosts import ANY, host_allowed, host_name
+from feedsvc.web.query import canonical_union, parse_feed_query, parse_limit, parse_union
 from feedsvc.web.respond import RawResponse, decide
 from feedsvc.web.security import security_headers
-from feedsvc.web.service import HOME, HTML, OPML, FeedService
+from feedsvc.web.service import HOME, HTML, OPML, FeedService, PastTheEnd
+
+__all__ = ["ROUTES", "base_url", "parse_limit", "respond"]
 
 # A Host header is echoed into every absolute URL; refuse anything that is not host[:port].
 _HOST = re.compile(
     r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\[[0-9a-f:.]+\])"
     r"(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?$"
 )
-
-
-def parse_limit(given: list[str]) -> int:
-    """Given the query string's ``limit`` values, return the limit or raise 400."""
-    if not given:
-        return DEFAULT_LIMIT
-    if len(given) > 1:
-        raise HTTPException(400, "limit: give it once, e.g. ?limit=20")
-    value = given[0]
-    if not (value.isascii() and value.isdigit() and len(value) <= 4) or not 1 <= int(value) <= MAX_LIMIT:
-        raise HTTPException(400, f"limit: must be a whole number from 1 to {MAX_LIMIT}, not {value[:40]!r}")
-    return int(value)
 
 
 # Control characters (C0, DEL, C1) are in no topic or provider name; a search holding one is a mistake.
@@ -107,20 +99,61 @@ def feed_format(extension: str) -> FeedFormat:
 def serve_feed(request: Request, ref: FeedRef) -> Response:
     service: FeedService = request.app.state.service
     fmt = feed_format(request.path_params["fmt"])
-    limit = parse_limit(request.query_params.getlist("limit"))
+    query = parse_feed_query((ref,), request.query_params.multi_items())
     base = base_url(request, service)
-    rendered = service.feed(ref, fmt, limit, base)
-    if rendered is not None:
-        service.remember_route(route_key(request.scope, service), ref, fmt, limit, base)
-    else:
-        canonical = _canonical(ref)
-        if canonical != ref and service.index.info(canonical) is not None:
-            target = Urls(base).feed(canonical, fmt.extension)
-            query = f"?{request.url.query}" if request.url.query else ""
-            return RedirectResponse(target + query, status_code=301)
-        what = "topic" if ref.kind is FeedKind.TOPIC else "provider"
-        raise HTTPException(404, f"no {what} {ref.key[:100]!r}: every feed is listed at /feeds.opml and on /")
+    if query.plain:  # the feeds readers poll: the main cache, as before filters and pages
+        rendered = service.feed(ref, fmt, query.limit, base)
+        if rendered is not None:
+            service.remember_route(route_key(request.scope, service), ref, fmt, query.limit, base)
+            return respond(request, rendered)
+    elif service.index.query_info(query) is not None:
+        return serve_query(request, service, query, fmt, base)
+    canonical = _canonical(ref)
+    if canonical != ref and service.index.info(canonical) is not None:
+        return _redirect(request, Urls(base).feed(canonical, fmt.extension))
+    what = "topic" if ref.kind is FeedKind.TOPIC else "provider"
+    raise HTTPException(404, f"no {what} {ref.key[:100]!r}: every feed is listed at /feeds.opml and on /")
+
+
+def serve_query(request: Request, service: FeedService, query: FeedQuery, fmt: FeedFormat, base: str) -> Response:
+    """An archive page or a filtered feed, from the cache partition for them (see FeedService.feed_query)."""
+    topic = query.filters.topic
+    if topic and service.index.info(FeedRef(FeedKind.TOPIC, topic)) is None:
+        raise HTTPException(404, f"topic: no topic {topic[:100]!r}: every topic is listed at /feeds.opml and on /")
+    try:
+        rendered = service.feed_query(query, fmt, base)
+    except PastTheEnd:
+        raise HTTPException(
+            404, "page: past the end of this feed, there are no older items; start again from its first page"
+        ) from None
+    if rendered is None:  # the feed went away since it was looked up
+        raise HTTPException(404, "no such feed: every feed is listed at /feeds.opml and on /")
+    service.remember_query(route_key(request.scope, service), query, fmt, base)
     return respond(request, rendered)
+
+
+def serve_union(request: Request, key: str) -> Response:
+    """Several topics as one feed (/feeds/topics/a+b.rss): their articles merged, each once."""
+    service: FeedService = request.app.state.service
+    fmt = feed_format(request.path_params["fmt"])
+    parts = parse_union(key)
+    slugs = canonical_union(parts)
+    query = parse_feed_query(tuple(FeedRef(FeedKind.TOPIC, slug) for slug in slugs), request.query_params.multi_items())
+    base = base_url(request, service)
+    index = service.index
+    for part in parts:
+        if index.info(FeedRef(FeedKind.TOPIC, slugify(part))) is None:
+            raise HTTPException(404, f"no topic {part[:100]!r}: every topic is listed at /feeds.opml and on /")
+    canonical = "+".join(slugs)
+    if canonical != key:  # one URL per union: sorted slugs, each once (one topic alone is its own feed)
+        return _redirect(request, Urls(base).feed(FeedRef(FeedKind.TOPIC, canonical), fmt.extension))
+    return serve_query(request, service, query, fmt, base)
+
+
+def _redirect(request: Request, target: str) -> Response:
+    """301 to a feed's canonical URL, keeping the query string."""
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(target + query, status_code=301)
 
 
 def route_key(scope: Scope, service: FeedService) -> Hashable:
@@ -139,7 +172,10 @@ async def all_feed(request: Request) -> Response:
 
 
 async def topic_feed(request: Request) -> Response:
-    return serve_feed(request, FeedRef(FeedKind.TOPIC, request.path_params["topic"]))
+    key = request.path_params["topic"]
+    if "+" in key:
+        return serve_union(request, key)
+    return serve_feed(request, FeedRef(FeedKind.TOPIC, key))
 
 
 async def provider_feed(request: Request) -> Response:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cachetools import LRUCache
@@ -18,6 +18,7 @@ from feedsvc.core import snapshot
 from feedsvc.core.clock import Clock, utc_now
 from feedsvc.core.index import ALL, FeedKind, FeedRef, Index
 from feedsvc.core.publisher import Publisher
+from feedsvc.core.query import FeedQuery
 from feedsvc.render import FeedFormat
 from feedsvc.render.pages import static_file
 from feedsvc.render.spec import Site, feed_spec
@@ -40,6 +41,15 @@ def feed_slot(ref: FeedRef, fmt: FeedFormat, limit: int, base_url: str) -> Hasha
     return ("feed", ref, fmt.extension, limit, base_url)
 
 
+def query_slot(query: FeedQuery, fmt: FeedFormat, base_url: str) -> Hashable:
+    """Everything that names an archive page or filtered feed except the content revision."""
+    return ("query", query, fmt.extension, base_url)
+
+
+class PastTheEnd(LookupError):
+    """A page that starts after the feed's oldest item: there is nothing older to show."""
+
+
 @dataclass(frozen=True, slots=True)
 class Page:
     """A non-feed document: OPML or the home page."""
@@ -54,6 +64,12 @@ HTML = HOME.content_type
 # Searches of the home page get a small cache of their own: a flood of made-up
 # queries can then never push the feeds readers poll out of the main cache.
 SEARCH_CACHE_BYTES = 2 * MIB
+# Archive pages and filtered feeds (any URL with parameters other than limit) get a partition
+# of their own, a quarter of --cache-mb on top of it: clients can make up endless combinations,
+# and none of them may push the plain feeds readers poll out of the main cache.
+QUERY_CACHE_SHARE = 4
+QUERY_CACHE_MIN_BYTES = 2 * MIB
+QUERY_ROUTES = 4_096  # raw requests for them the fast path remembers
 
 
 class FeedService:
@@ -64,11 +80,15 @@ class FeedService:
         self.cache = ResponseCache(settings.cache_mb * MIB, f"public, max-age={settings.max_age}", clock)
         self.searches = ResponseCache(SEARCH_CACHE_BYTES, f"public, max-age={settings.max_age}", clock, slots=1_000)
         self.static_files = ResponseCache(4 * MIB, STATIC_CACHE_CONTROL, clock)
+        query_bytes = max(settings.cache_mb * MIB // QUERY_CACHE_SHARE, QUERY_CACHE_MIN_BYTES)
+        self.queries = ResponseCache(query_bytes, f"public, max-age={settings.max_age}", clock, slots=10_000)
         self.allowed_hosts = allowed_hosts(settings)
         # With a base URL and any Host allowed, the Host changes nothing in a response.
         self._host_matters = not (settings.base_url and self.allowed_hosts == ANY)
         # Raw requests already routed to a feed (or, with None, to a page): lets the fast path skip routing.
         self.routes: LRUCache[Hashable, tuple[FeedRef | None, Hashable]] = LRUCache(maxsize=20_000)
+        # The same for archive pages and filtered feeds, apart: made-up queries cannot evict the feeds'.
+        self.query_routes: LRUCache[Hashable, tuple[FeedQuery, Hashable]] = LRUCache(maxsize=QUERY_ROUTES)
 
     @property
     def index(self) -> Index:
@@ -107,8 +127,11 @@ class FeedService:
         urls = Urls(base_url)
 
         def render() -> bytes:
-            articles = index.select(ref, limit)
-            return fmt.render(feed_spec(info, self.site, urls, fmt.extension, limit, articles), articles)
+            articles = index.select(ref, limit + 1)  # one more: whether an older page follows (rel="next")
+            more = len(articles) > limit
+            articles = articles[:limit]
+            spec = feed_spec(info, self.site, urls, fmt.extension, limit, articles, more=more)
+            return fmt.render(spec, articles)
 
         slot = feed_slot(ref, fmt, limit, base_url)
         cached = self.cache.peek(slot, info.revision)
@@ -116,6 +139,31 @@ class FeedService:
             return cached
         link = self._link_header(urls, ref, fmt, limit)
         return self.cache.get(slot, info.revision, render, fmt.content_type, link, browser_type(fmt.media_type))
+
+    def feed_query(self, query: FeedQuery, fmt: FeedFormat, base_url: str) -> Rendered | None:
+        """An archive page or filtered feed, from its own cache partition; None when a feed it
+        names does not exist. Raises PastTheEnd for a page with nothing in it."""
+        index = self.index
+        info = index.query_info(query)
+        if info is None:
+            return None
+        slot = query_slot(query, fmt, base_url)
+        cached = self.queries.peek(slot, info.changed)
+        if cached is not None:
+            return cached
+        articles, more = index.page(query)
+        if not articles and query.after is not None:
+            raise PastTheEnd(query.after)
+        urls = Urls(base_url)
+
+        def render() -> bytes:
+            spec = feed_spec(info, self.site, urls, fmt.extension, query.limit, articles, query, more)
+            # No WebSub hubs: hubs are told about the plain feeds only, so a subscription
+            # to a page or a filtered feed would never hear of a change.
+            return fmt.render(replace(spec, hubs=()), articles)
+
+        as_page = browser_type(fmt.media_type)
+        return self.queries.get(slot, info.changed, render, fmt.content_type, None, as_page)
 
     def route_key(self, scheme: str, path: str, query: bytes, host: bytes | None) -> Hashable:
         """What identifies a feed request before routing: scheme, path, query and, when it matters, Host.
@@ -130,6 +178,11 @@ class FeedService:
         if key not in self.routes:
             self.routes[key] = (ref, feed_slot(ref, fmt, limit, base_url))
 
+    def remember_query(self, key: Hashable, query: FeedQuery, fmt: FeedFormat, base_url: str) -> None:
+        """Note that a raw request asked for an archive page or filtered feed, for the fast path."""
+        if key not in self.query_routes:
+            self.query_routes[key] = (query, query_slot(query, fmt, base_url))
+
     def remember_page(self, key: Hashable, slot: Hashable) -> None:
         """Note that a raw request asked for a page or file cached under ``slot`` (by index generation)."""
         if key not in self.routes:
@@ -139,13 +192,22 @@ class FeedService:
         """The current cached feed or page for a raw request seen before, or None (then route it normally)."""
         known = self.routes.get(key)
         if known is None:
-            return None
+            return self._cached_query(key)
         ref, slot = known
         index = self.index
         if ref is None:  # a page: it shows many feeds, so any change to the index may change it
             return self.cache.peek(slot, index.generation)
         info = index.info(ref)
         return None if info is None else self.cache.peek(slot, info.revision)
+
+    def _cached_query(self, key: Hashable) -> Rendered | None:
+        """The current cached archive page or filtered feed for a raw request seen before, or None."""
+        known = self.query_routes.get(key)
+        if known is None:
+            return None
+        query, slot = known
+        info = self.index.query_info(query)
+        return None if info is None else self.queries.peek(slot, info.changed)
 
     def _link_header(self, urls: Urls, ref: FeedRef, fmt: FeedFormat, limit: int) -> dict[str, str]:
         """WebSub discovery in HTTP: the hubs and the feed's own URL (RFC 8288 Link)."""
@@ -226,4 +288,5 @@ class FeedService:
                 "hits": self.cache.stats.hits,
                 "renders": self.cache.stats.renders,
             },
+            "query_cache": {"entries": len(self.queries), "bytes": self.queries.current_bytes},
         }

@@ -40,12 +40,15 @@ class FeedsvcExtension(BaseExtension):  # type: ignore[misc]
 
     def __init__(self) -> None:
         self.hubs: tuple[str, ...] = ()
+        self.pages: tuple[tuple[str, str], ...] = ()  # RFC 5005 paging links (rel, href)
         self.explicit = ""
 
     def extend_rss(self, rss: Any) -> Any:
         channel = rss[0]
         for hub in self.hubs:
             xml_elem(f"{{{ATOM_NS}}}link", channel, href=hub, rel="hub")
+        for rel, href in self.pages:
+            xml_elem(f"{{{ATOM_NS}}}link", channel, href=href, rel=rel)
         if self.explicit:
             xml_elem(f"{{{ITUNES_NS}}}explicit", channel).text = self.explicit
         return rss

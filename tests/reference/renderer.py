@@ -78,9 +78,12 @@ def _feed(spec: FeedSpec, articles: Sequence[Article], rss: bool) -> FeedGenerat
     fg.link(href=spec.self_url, rel="self", type=_self_type(rss))
     if rss:
         getattr(fg, NAMESPACE).hubs = spec.hubs
+        getattr(fg, NAMESPACE).pages = spec.pages
     else:
         for hub in spec.hubs:
             fg.link(href=hub, rel="hub")
+        for rel, href in spec.pages:  # RFC 5005 paging links: feedgen knows these relations
+            fg.link(href=href, rel=rel)
     fg.link(href=spec.alternate_url, rel="alternate", type="text/html")  # last: it is RSS <link>
     fg.language(spec.language)
     fg.author(name=spec.site_title, uri=spec.urls.home())
