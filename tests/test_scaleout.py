@@ -141,8 +141,6 @@ def start_cluster(root: Path) -> Cluster:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    if NGINX is None:
-        pytest.skip("nginx is not installed (apt-get install nginx)")
     started = start_cluster(tmp_path_factory.mktemp("scaleout"))
     yield started
     started.stop()
@@ -173,24 +171,29 @@ class Reply:
         return gzip.decompress(self.body) if self.headers.get("content-encoding") == "gzip" else self.body
 
 
-def get(url: str, accept: str | None = None, encoding: str = "gzip", **headers: str) -> Reply:
+def get(http: httpx.Client, url: str, accept: str | None = None, encoding: str = "gzip", **headers: str) -> Reply:
     """One GET as a client sends it: only the headers given (httpx would add its own Accept)."""
     sent = {"Accept-Encoding": encoding, **headers}
     if accept is not None:
         sent["Accept"] = accept
+    request = http.build_request("GET", url, headers=sent)
+    if accept is None:
+        del request.headers["Accept"]
+    response = http.send(request, stream=True)
+    try:
+        return Reply(response.status_code, response.headers, b"".join(response.iter_raw()))
+    finally:
+        response.close()
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
     with httpx.Client(timeout=5) as client:
-        request = client.build_request("GET", url, headers=sent)
-        if accept is None:
-            del request.headers["Accept"]
-        response = client.send(request, stream=True)
-        try:
-            return Reply(response.status_code, response.headers, b"".join(response.iter_raw()))
-        finally:
-            response.close()
+        yield client
 
 
 @needs_nginx
-def test_replicas_serve_identical_bytes_and_etags(cluster: Cluster) -> None:
+def test_replicas_serve_identical_bytes_and_etags(cluster: Cluster, http: httpx.Client) -> None:
     a, b = (replica.url for replica in cluster.replicas)
     paths = feed_paths(a)
     assert feed_paths(b) == paths
@@ -199,7 +202,7 @@ def test_replicas_serve_identical_bytes_and_etags(cluster: Cluster) -> None:
     for path in [*paths, "/feeds.opml"]:
         for accept in (READER_ACCEPT, CHROMIUM_ACCEPT):
             for encoding in ("gzip", "identity"):
-                one, other = (get(f"{base}{path}", accept, encoding) for base in (a, b))
+                one, other = (get(http, f"{base}{path}", accept, encoding) for base in (a, b))
                 assert one.status_code == other.status_code == 200, path
                 assert one.headers["etag"] == other.headers["etag"], (path, accept, encoding)
                 assert one.headers["content-type"] == other.headers["content-type"], path
@@ -209,27 +212,29 @@ def test_replicas_serve_identical_bytes_and_etags(cluster: Cluster) -> None:
 
 
 @needs_nginx
-def test_miss_then_hit_then_revalidated(cluster: Cluster) -> None:
+def test_miss_then_hit_then_revalidated(cluster: Cluster, http: httpx.Client) -> None:
     url = f"{cluster.nginx.url}/feeds/all.atom?limit=7"  # a key no other test uses
-    first = get(url, READER_ACCEPT)
+    first = get(http, url, READER_ACCEPT)
     assert (first.status_code, first.headers["x-cache-status"]) == (200, "MISS")
-    second = get(url, READER_ACCEPT)
+    second = get(http, url, READER_ACCEPT)
     assert (second.status_code, second.headers["x-cache-status"]) == (200, "HIT")
     assert second.body == first.body
     assert second.headers["etag"] == first.headers["etag"]
     # A reader's own revalidation is answered by nginx from its copy.
-    mine = get(url, READER_ACCEPT, **{"If-None-Match": first.headers["etag"]})
+    mine = get(http, url, READER_ACCEPT, **{"If-None-Match": first.headers["etag"]})
     assert mine.status_code == 304
     # Once max-age has passed, nginx asks a replica with the copy's ETag and gets 304:
     # whichever replica it asks, since ETags are hashes of the bytes.
     time.sleep(MAX_AGE + 0.5)
-    third = get(url, READER_ACCEPT)
+    third = get(http, url, READER_ACCEPT)
     assert (third.status_code, third.headers["x-cache-status"]) == (200, "REVALIDATED")
     assert third.body == first.body
-    fourth = get(url, READER_ACCEPT)
+    fourth = get(http, url, READER_ACCEPT)
     assert fourth.headers["x-cache-status"] == "HIT"
     # Readers polling a popular feed: all but the first of a burst come from the cache.
-    statuses = Counter(get(f"{cluster.nginx.url}/feeds/all.rss?limit=9").headers["x-cache-status"] for _ in range(100))
+    statuses = Counter(
+        get(http, f"{cluster.nginx.url}/feeds/all.rss?limit=9").headers["x-cache-status"] for _ in range(100)
+    )
     print(f"100 polls of one feed through nginx: {dict(statuses)}")
     assert statuses["MISS"] == 1
     assert set(statuses) <= {"MISS", "HIT", "REVALIDATED"}  # at most one revalidation per max-age
@@ -237,12 +242,12 @@ def test_miss_then_hit_then_revalidated(cluster: Cluster) -> None:
 
 
 @needs_nginx
-def test_browser_and_reader_get_their_own_form_through_the_cache(cluster: Cluster) -> None:
+def test_browser_and_reader_get_their_own_form_through_the_cache(cluster: Cluster, http: httpx.Client) -> None:
     url = f"{cluster.nginx.url}/feeds/all.rss?limit=11"
-    browser = get(url, CHROMIUM_ACCEPT)
+    browser = get(http, url, CHROMIUM_ACCEPT)
     assert browser.headers["x-cache-status"] == "MISS"
     assert browser.headers["content-type"] == "application/xml; charset=utf-8"
-    reader = get(url, READER_ACCEPT)
+    reader = get(http, url, READER_ACCEPT)
     assert reader.headers["x-cache-status"] == "MISS"  # its own entry, not the browser's
     assert reader.headers["content-type"] == "application/rss+xml; charset=utf-8"
     assert reader.headers["etag"] != browser.headers["etag"]
@@ -256,24 +261,24 @@ def test_browser_and_reader_get_their_own_form_through_the_cache(cluster: Cluste
         ("application/rss+xml", "application/rss+xml; charset=utf-8"),
         ("text/html;q=0, */*", "application/rss+xml; charset=utf-8"),
     ]:
-        again = get(url, accept)
+        again = get(http, url, accept)
         assert (again.headers["x-cache-status"], again.headers["content-type"]) == ("HIT", content_type), accept
         assert "Accept" in again.headers["vary"]  # clients' own caches still keep the forms apart
     # gzip or not is the other half of the key; both decode to the same document.
-    plain = get(url, READER_ACCEPT, encoding="identity")
+    plain = get(http, url, READER_ACCEPT, encoding="identity")
     assert plain.headers["x-cache-status"] == "MISS"
     assert "content-encoding" not in plain.headers
     assert reader.headers["content-encoding"] == "gzip"
     assert gzip.decompress(reader.body) == plain.body
-    refused = get(url, READER_ACCEPT, encoding="gzip;q=0, identity")
+    refused = get(http, url, READER_ACCEPT, encoding="gzip;q=0, identity")
     assert (refused.headers["x-cache-status"], refused.headers.get("content-encoding")) == ("HIT", None)
 
 
 @needs_nginx
-def test_a_write_through_nginx_reaches_readers_of_every_replica(cluster: Cluster) -> None:
+def test_a_write_through_nginx_reaches_readers_of_every_replica(cluster: Cluster, http: httpx.Client) -> None:
     feed = f"{cluster.nginx.url}/feeds/all.rss"
-    assert get(feed).status_code == 200  # cached now, as a popular feed would be
-    assert get(feed).headers["x-cache-status"] == "HIT"
+    assert get(http, feed).status_code == 200  # cached now, as a popular feed would be
+    assert get(http, feed).headers["x-cache-status"] == "HIT"
     title = "Scale-out write reaches the cache"
     written = httpx.put(
         f"{cluster.nginx.url}/api/articles/scaleout-write",
@@ -291,25 +296,25 @@ def test_a_write_through_nginx_reaches_readers_of_every_replica(cluster: Cluster
     started = time.monotonic()
     # Both replicas have it: the one that took the write, and the other from the shared folder.
     for replica in cluster.replicas:
-        poll_until(lambda url=replica.url: get(f"{url}/feeds/all.rss"), lambda r: title.encode() in r.text())
+        poll_until(lambda url=replica.url: get(http, f"{url}/feeds/all.rss"), lambda r: title.encode() in r.text())
     # A reader through the cache sees it once nginx's copy is stale: within max-age, plus polling slack.
-    seen, _ = poll_until(lambda: get(feed), lambda r: title.encode() in r.text(), timeout=MAX_AGE + 3)
+    seen, _ = poll_until(lambda: get(http, feed), lambda r: title.encode() in r.text(), timeout=MAX_AGE + 3)
     print(
         f"write through nginx visible to a reader through the cache after {time.monotonic() - started:.2f} s "
         f"(max-age {MAX_AGE} s), served as {seen.headers['x-cache-status']}"
     )
-    topic = get(f"{cluster.nginx.url}/feeds/topics/scale-out.rss")
+    topic = get(http, f"{cluster.nginx.url}/feeds/topics/scale-out.rss")
     assert topic.status_code == 200
 
 
 @needs_nginx
-def test_readers_see_no_error_when_a_replica_dies(tmp_path: Path) -> None:
+def test_readers_see_no_error_when_a_replica_dies(tmp_path: Path, http: httpx.Client) -> None:
     cluster = start_cluster(tmp_path)
     try:
         base = cluster.nginx.url
         paths = feed_paths(base)
         for path in paths:
-            assert get(f"{base}{path}").status_code == 200
+            assert get(http, f"{base}{path}").status_code == 200
         cluster.replicas[0].kill9()
         # Fresh keys (MISS: a replica must answer), cached ones, and once max-age has
         # passed revalidations, for at most 200 requests or 15 s.
@@ -321,7 +326,7 @@ def test_readers_see_no_error_when_a_replica_dies(tmp_path: Path) -> None:
                 break
             path = paths[n % len(paths)]
             url = f"{base}{path}?limit={1 + n % 50}" if n % 2 else f"{base}{path}"
-            response = get(url, READER_ACCEPT)
+            response = get(http, url, READER_ACCEPT)
             statuses[response.status_code] += 1
             cache[response.headers.get("x-cache-status", "-")] += 1
             if n == 100:
@@ -329,6 +334,8 @@ def test_readers_see_no_error_when_a_replica_dies(tmp_path: Path) -> None:
         print(f"one replica killed: {sum(statuses.values())} reads, statuses {dict(statuses)}, cache {dict(cache)}")
         assert set(statuses) == {200}
         assert cache["MISS"] > 0 and cache["REVALIDATED"] > 0
+        # nginx did try the dead replica, and went on to the other one.
+        assert f"127.0.0.1:{cluster.replicas[0].port}" in cluster.nginx.log.read_text()
         # Writes go to the replica that is left.
         written = httpx.put(
             f"{base}/api/articles/after-failover",
