@@ -50,6 +50,9 @@ def render_json(spec: FeedSpec, articles: Sequence[Article], item: ItemRenderer 
 
 def feed_object(spec: FeedSpec) -> dict[str, Any]:
     """Everything of the top-level object but ``items`` (which the caller appends last)."""
+    pages = dict(spec.pages)
+    # An archive page is not what to subscribe to: its feed's first page is.
+    subscribe = pages.get("first", spec.self_url)
     feed: dict[str, Any] = {
         "version": VERSION,
         "title": spec.title,
@@ -57,11 +60,10 @@ def feed_object(spec: FeedSpec) -> dict[str, Any]:
         "feed_url": spec.self_url,
         "description": spec.description,
         "user_comment": (
-            f"A JSON Feed (https://jsonfeed.org): to follow it, add {spec.self_url} to a feed reader. "
+            f"A JSON Feed (https://jsonfeed.org): to follow it, add {subscribe} to a feed reader. "
             f"{EXTENSION} objects hold what JSON Feed has no field for (related articles, paging links)."
         ),
     }
-    pages = dict(spec.pages)
     if "next" in pages:
         feed["next_url"] = pages["next"]
     # icon: square and large (the cover art podcast apps get: a square logo, else the site's
