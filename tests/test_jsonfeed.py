@@ -178,6 +178,37 @@ def test_every_json_feed_of_the_corpus_is_json_feed_1_1_and_matches_its_rss(clie
     assert_same_items_as_rss(feed, client.get("/feeds/all.rss?limit=500").content)
 
 
+def rss_twin(url: str) -> str:
+    """The RSS feed of the same URL (same page, filters and limit)."""
+    path, _, query = url.partition("?")
+    return path.removesuffix(".json") + ".rss" + (f"?{query}" if query else "")
+
+
+def test_every_archive_page_and_filtered_json_feed_is_json_feed_1_1_and_matches_its_rss(seed_client: TestClient):
+    """Paged, filtered and combined feeds are JSON feeds served too; a walk never repeats a next_url (the spec)."""
+    starts = [
+        "/feeds/topics/power-apps.json?limit=4",
+        "/feeds/all.json?limit=3&type=video",
+        "/feeds/topics/ai+power-apps.json?limit=6&q=app",
+        "/feeds/providers/microsoft.com.json?topic=power-apps&limit=5",
+    ]
+    for start in starts:
+        url: str | None = start
+        seen: list[str] = []
+        for _ in range(100):
+            if url is None:
+                break
+            path = url.removeprefix("http://feeds.test")
+            response = seed_client.get(path, headers=IDENTITY)
+            assert response.status_code == 200, path
+            feed = check_json_feed(response.content)
+            assert_same_items_as_rss(feed, seed_client.get(rss_twin(path)).content)
+            seen.append(path)
+            url = feed.get("next_url")
+        assert url is None and len(seen) == len(set(seen)), start
+        assert len(seen) > 1, start  # the walk did page
+
+
 # What one item says, rendered without a server.
 
 WHEN = datetime(2024, 5, 12, 15, 9, tzinfo=UTC)
