@@ -145,11 +145,12 @@ def free_port() -> int:
 class Server:
     """A real `feedsvc serve` process on a loopback port."""
 
-    def __init__(self, content: Path, **settings: str) -> None:
+    def __init__(self, content: Path, port: int | None = None, **settings: str) -> None:
+        """``port``: when the test must know the URL before the server starts (a ``base_url`` naming it)."""
         import subprocess
         import sys
 
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "FEEDSVC_PORT": str(self.port), "FEEDSVC_LOG_LEVEL": "info"}
         env.update({f"FEEDSVC_{name.upper()}": value for name, value in settings.items()})
