@@ -52,6 +52,7 @@ class Subscriber:
 
     wanted: set[str]  # topics it agrees to when the hub asks (WebSub §5.3)
     verified: list[str] = field(default_factory=list)
+    declined: list[str] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -62,6 +63,7 @@ class Subscriber:
                 query = parse_qs(urlsplit(self.path).query)
                 topic, challenge = query.get("hub.topic", [""])[0], query.get("hub.challenge", [""])[0]
                 if query.get("hub.mode") != ["subscribe"] or topic not in subscriber.wanted or not challenge:
+                    subscriber.declined.append(topic)
                     self.send_response(404)  # WebSub §5.3.1: not confirming
                     self.end_headers()
                     return
@@ -172,10 +174,12 @@ def signature_ok(delivery: Delivery) -> bool:
 def test_websub_hub_pushes_a_new_article_to_a_subscriber(setup: tuple[Server, HubProcess, Subscriber], folder: Path):
     server, hub, subscriber = setup
     topics = {"atom": f"{server.url}/feeds/all.atom", "rss": f"{server.url}/feeds/topics/ai.rss"}
-    for topic in topics.values():
+    unwanted = f"{server.url}/feeds/topics/testing.atom"  # someone subscribing our callback without asking us
+    for topic in [*topics.values(), unwanted]:
         subscribe(hub, subscriber, topic)
     wanted = {(topic, subscriber.url) for topic in topics.values()}
     poll_until(hub.subscriptions, lambda stored: stored == wanted, timeout=10)
+    poll_until(lambda: subscriber.declined, lambda declined: declined == [unwanted], timeout=10)
     assert sorted(subscriber.verified) == sorted(topics.values())  # the hub asked the callback first
 
     title = "Hub delivery check"
@@ -202,3 +206,15 @@ def test_websub_hub_pushes_a_new_article_to_a_subscriber(setup: tuple[Server, Hu
         parsed = feedparser.parse(delivery.body)
         assert not parsed.bozo, parsed.get("bozo_exception")
         assert parsed.entries[0].title == title
+    assert hub.subscriptions() == wanted  # the declined subscription was never stored
+
+
+def test_websub_hub_refuses_to_fetch_for_a_publish_outside_its_topics(tmp_path: Path):
+    hub = HubProcess(tmp_path, topic_prefix="http://127.0.0.1:1/feeds/")
+    try:
+        response = httpx.post(hub.url, data={"hub.mode": "publish", "hub.url": "http://169.254.169.254/"}, timeout=10)
+        assert response.status_code == 400 and "hub.url must start with" in response.text
+        response = httpx.post(hub.url, data={"hub.mode": "publish", "hub.url": "http://127.0.0.1:1/feeds/all.atom"})
+        assert response.status_code == 202
+    finally:
+        hub.stop()
