@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from feedsvc import __version__
 from feedsvc.content.model import Article, Image
 from feedsvc.core.index import FeedInfo, FeedKind
-from feedsvc.core.query import FeedQuery
+from feedsvc.core.query import FeedQuery, Filters, since_text
 from feedsvc.render.media import podcast_cover, rss_image_allowed
 from feedsvc.render.urls import DEFAULT_LIMIT, Urls
 
@@ -106,15 +106,16 @@ def feed_spec(
     it; ``more`` says that older items follow, for its rel="next" link.
     """
     query = query or FeedQuery((info.ref,), limit)
+    narrowed = narrowed_by(query.filters)
     if info.ref.kind is FeedKind.TOPIC:
-        title = f"{info.name} — {site.title}"
-        description = f"The latest articles about {info.name}, from {site.title}."
+        title = f"{info.name}{narrowed} — {site.title}"
+        description = f"The latest articles about {info.name}{narrowed}, from {site.title}."
     elif info.ref.kind is FeedKind.PROVIDER:
-        title = f"{info.name} — {site.title}"
-        description = f"The latest articles from {info.name} ({info.ref.key}), from {site.title}."
+        title = f"{info.name}{narrowed} — {site.title}"
+        description = f"The latest articles from {info.name} ({info.ref.key}){narrowed}, from {site.title}."
     else:
-        title = f"{site.title} — all articles"
-        description = f"Every article published on {site.title}, newest first."
+        title = f"{site.title} — all articles{narrowed}"
+        description = f"Every article published on {site.title}{narrowed}, newest first."
     site_cover = Image(site.image or urls.home() + COVER)
     logo = info.logo or site_cover
     return FeedSpec(
@@ -134,6 +135,21 @@ def feed_spec(
         owner_email=site.owner_email,
         pages=urls.pages(query, extension, articles[-1] if more and articles else None),
     )
+
+
+def narrowed_by(filters: Filters) -> str:
+    """What a filtered feed keeps, for its title (' (videos, matching "fox")'): a reader subscribed
+    to several filters of one feed must be able to tell them apart. "" for no filter."""
+    parts = []
+    if filters.topic:
+        parts.append(f"about {filters.topic}")
+    if filters.kind:
+        parts.append("videos" if filters.kind == "video" else "articles without videos")
+    if filters.text:
+        parts.append(f"matching “{filters.text}”")
+    if filters.since is not None:
+        parts.append(f"since {since_text(filters.since)}")
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def rss_logo(spec: FeedSpec) -> Image | None:
