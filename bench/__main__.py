@@ -28,7 +28,7 @@ import httpx
 from lxml import etree
 
 import feedsvc as feedsvc_package
-from bench import hugo
+from bench import hugo, observe
 from bench.corpus import generate
 from bench.peers import bare_starlette, feedsvc, nginx, rss_kib, wrk
 from bench.update import edit_costs, visible_latencies
@@ -236,15 +236,42 @@ def http_rows(folder: Path, seconds: int) -> list[Row]:
     return rows
 
 
+def logging_rows(folder: Path, seconds: int, rounds: int) -> list[Row]:
+    """Cached hit and 304 against nginx, both logging every request as shipped, then both without
+    (bench/observe.py); each ratio the median of ``rounds`` side-by-side rounds."""
+    rows = []
+    for logging, how in ((True, "as shipped, access logs on"), (False, "access logs off")):
+        hits, not_modified = observe.measure(folder, logging, seconds, rounds)
+        for what, pair, target in (("cached feed hit", hits, 0.55), ("revalidation 304", not_modified, 0.35)):
+            rows.append(
+                Row(
+                    f"{what} vs nginx, {how}",
+                    f"{statistics.median(pair.ours):,.0f}/s",
+                    f"{statistics.median(pair.peer):,.0f}/s",
+                    pair.ratio,
+                    f"≥ {target}",
+                    pair.ratio >= target,
+                )
+            )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,20000,100000", help="corpus sizes; the middle one is 'the 20k'")
     parser.add_argument("--work", type=Path, default=Path("/tmp/feedsvc-bench"))
     parser.add_argument("--seconds", type=int, default=5, help="duration of each wrk run")
+    parser.add_argument(
+        "--only", choices=["logging"], help="just these rows: logging = hit and 304 vs nginx, access logs on and off"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="side-by-side rounds of the logging rows")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     main_size = sizes[len(sizes) // 2] if len(sizes) > 1 else sizes[0]
     args.work.mkdir(parents=True, exist_ok=True)
+    if args.only == "logging":
+        print_table(logging_rows(corpus(args.work, main_size), args.seconds, args.rounds))
+        return
     # Byte-compile feedsvc as `pip install` does for an installed package: from a
     # source checkout with PYTHONDONTWRITEBYTECODE set, every process (each loading
     # worker too) would compile its modules again, ~25 ms of each start.
@@ -303,6 +330,7 @@ def main() -> None:
             warm_build / hugo_time <= 1.0,
         ),
         *http_rows(folders[main_size], args.seconds),
+        *logging_rows(folders[main_size], args.seconds, args.rounds),
     ]
     for size in sizes:
         figures = per_size[size]

@@ -39,7 +39,7 @@ pid {root}/nginx.pid;
 error_log {root}/error.log warn;
 events {{ worker_connections 1024; }}
 http {{
-    access_log off;
+    access_log {access_log};
     sendfile on;
     tcp_nopush on;
     types {{ application/rss+xml rss; }}
@@ -96,8 +96,12 @@ def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 600) -
 
 
 @contextmanager
-def feedsvc(content: Path, **settings: str) -> Iterator[tuple[str, subprocess.Popen[bytes], float]]:
-    """A `feedsvc serve` process; yields (base URL, process, seconds until /feeds/all.rss answered)."""
+def feedsvc(
+    content: Path, log: Path | None = None, **settings: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes], float]]:
+    """A `feedsvc serve` process; yields (base URL, process, seconds until /feeds/all.rss answered).
+
+    ``log``: a file for its standard output (the access log), as nginx writes its own to a file."""
     port = free_port()
     env = {**os.environ, "FEEDSVC_LOG_LEVEL": "warning", "FEEDSVC_WATCH": "off", "FEEDSVC_SNAPSHOT": "off"}
     # First-request passes name a new host each (pass-N.bench.test), to miss the cache on purpose.
@@ -105,14 +109,15 @@ def feedsvc(content: Path, **settings: str) -> Iterator[tuple[str, subprocess.Po
     env.update({f"FEEDSVC_{key.upper()}": value for key, value in settings.items()})
     command = [sys.executable, "-m", "feedsvc", "serve", "--content", str(content), "--port", str(port)]
     started = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(f"{url}/feeds/all.rss", process)
-        yield url, process, time.perf_counter() - started
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with Path(log or os.devnull).open("ab") as output:
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_for(f"{url}/feeds/all.rss", process)
+            yield url, process, time.perf_counter() - started
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
 
 
 @contextmanager
@@ -142,8 +147,9 @@ def bare_starlette(body: bytes) -> Iterator[str]:
 
 
 @contextmanager
-def nginx(body: bytes) -> Iterator[str]:
-    """nginx (one worker, like one uvicorn process) serving the bytes as a static file."""
+def nginx(body: bytes, access_log: bool = False) -> Iterator[str]:
+    """nginx (one worker, like one uvicorn process) serving the bytes as a static file;
+    ``access_log``: its default access log (combined format) to a file, as shipped."""
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         root.chmod(0o755)  # nginx's workers drop root privileges and must read the file
@@ -151,7 +157,8 @@ def nginx(body: bytes) -> Iterator[str]:
         (root / "tmp").mkdir()
         (root / "www" / "feed.rss").write_bytes(body)
         port = free_port()
-        (root / "nginx.conf").write_text(NGINX_CONF.format(root=root, port=port))
+        logged = f"{root}/access.log" if access_log else "off"
+        (root / "nginx.conf").write_text(NGINX_CONF.format(root=root, port=port, access_log=logged))
         with running(["nginx", "-c", str(root / "nginx.conf"), "-e", str(root / "error.log")], port) as url:
             yield url
 

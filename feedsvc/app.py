@@ -35,7 +35,10 @@ from feedsvc.memory import release_free_memory, tune_memory
 from feedsvc.render import FORMATS
 from feedsvc.render.urls import Urls
 from feedsvc.settings import Settings, summary
+from feedsvc.web.accesslog import AccessLog, RequestLog
 from feedsvc.web.fastpath import FastFeeds
+from feedsvc.web.metrics import ROUTES as OPS_ROUTES
+from feedsvc.web.metrics import Metrics
 from feedsvc.web.routes import ROUTES, base_url
 from feedsvc.web.service import FeedService
 
@@ -103,14 +106,20 @@ def create_app(
     notifier and the enclosure probe run for the lifetime of the server.
     """
     service = service or FeedService.load(settings)[0]
+    routes = [*ROUTES, *API_ROUTES, *OPS_ROUTES]
+    access = AccessLog(routes, enabled=settings.access_log == "on", log_format=settings.log_format)
+    metrics = Metrics(service, access)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         stop = asyncio.Event()
         app.state.ready = asyncio.Event()
+        access.start()
+        stop_metrics = metrics.serve(settings.host, settings.metrics_port) if settings.metrics_port else None
         tasks = []
         if settings.websub_hub:
             notifier = HubNotifier(settings.websub_hub, topic_urls(settings))
+            metrics.notifier = notifier
             service.publisher.listeners.append(notifier.on_index_change)
             tasks.append(asyncio.create_task(notifier.run(stop)))
         tasks.append(asyncio.create_task(release_when_due(service.publisher, stop)))
@@ -119,7 +128,11 @@ def create_app(
             service.publisher.listeners.append(prober.on_index_change)
             tasks.append(asyncio.create_task(prober.run(stop)))
         if settings.watch != "off":
-            tasks.append(asyncio.create_task(watch(service.publisher, settings.watch, stop, app.state.ready)))
+            latency = metrics.live_update_seconds.observe
+            app.state.watcher = asyncio.create_task(
+                watch(service.publisher, settings.watch, stop, app.state.ready, latency)
+            )
+            tasks.append(app.state.watcher)
         else:
             app.state.ready.set()
         generation = service.index.generation
@@ -134,13 +147,17 @@ def create_app(
             path = snapshot.path_for(settings)
             if path is not None and service.index.generation != generation:
                 service.publisher.save_snapshot(path)  # the next start needs to re-read less
+            if stop_metrics is not None:
+                stop_metrics()
+            access.stop()  # the last lines are written
 
-    routes = [*ROUTES, *API_ROUTES]
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan)
     app.router.redirect_slashes = False  # http_error redirects, to the base URL
     app.state.service = service
     app.state.auth_throttle = AuthThrottle()  # failed API authentications per address
-    return FeedApp(app, service, middleware)
+    app.state.metrics = metrics
+    # The access log and request counts wrap everything else: one record per request, whoever answers it.
+    return FeedApp(app, service, [Middleware(RequestLog, access), *middleware])
 
 
 class FeedApp(FastFeeds):

@@ -179,6 +179,26 @@ def _log_level(value: str) -> str:
     return level
 
 
+def _on_off(value: str) -> str:
+    switch = value.lower()
+    if switch not in ("on", "off"):
+        raise ValueError(f"must be on or off, not {value[:40]!r}")
+    return switch
+
+
+def _log_format(value: str) -> str:
+    fmt = value.lower()
+    if fmt not in ("text", "json"):
+        raise ValueError("must be text (one readable line per request) or json (one JSON object per line)")
+    return fmt
+
+
+def _metrics_port(value: str) -> int | None:
+    if not value or value == "0":
+        return None
+    return _port(value)
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("content", Path("seeds"), "Folder of article files to publish.", Path),
     Setting("host", "127.0.0.1", "Address to listen on (0.0.0.0 for every interface).", _text),
@@ -202,6 +222,23 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("title", "feedsvc", "Site title, shown in every feed's title and on the home page.", _text),
     Setting("language", "en", "Language of the feeds (an RFC 5646 tag such as en or en-GB).", _language),
     Setting("log_level", "info", "Logging level: debug, info, warning or error.", _log_level),
+    Setting(
+        "access_log",
+        "on",
+        "One line per request on standard output (method, path, status, bytes, duration, cache outcome, "
+        "request id): on or off. Independent of --log-level.",
+        _on_off,
+    ),
+    Setting(
+        "log_format", "text", "Format of the access log: text (one readable line) or json (JSON lines).", _log_format
+    ),
+    Setting(
+        "metrics_port",
+        None,
+        "Serve /metrics (Prometheus) on this port of --host only, and not on the main port. "
+        "Unset: /metrics on the main port, to loopback clients only.",
+        _metrics_port,
+    ),
     Setting(
         "watch",
         "auto",
@@ -274,6 +311,9 @@ class Settings:
     title: str = DEFAULTS["title"]
     language: str = DEFAULTS["language"]
     log_level: str = DEFAULTS["log_level"]
+    access_log: str = DEFAULTS["access_log"]
+    log_format: str = DEFAULTS["log_format"]
+    metrics_port: int | None = DEFAULTS["metrics_port"]
     watch: str = DEFAULTS["watch"]
     api_token: str | None = DEFAULTS["api_token"]
     snapshot: str = DEFAULTS["snapshot"]

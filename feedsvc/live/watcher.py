@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from watchfiles import awatch
@@ -22,11 +23,18 @@ DEBOUNCE_MS = 400
 POLL_DELAY_MS = 250
 
 
-async def watch(publisher: Publisher, mode: str, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
+async def watch(
+    publisher: Publisher,
+    mode: str,
+    stop: asyncio.Event,
+    ready: asyncio.Event | None = None,
+    latency: Callable[[float], None] | None = None,
+) -> None:
     """Publish every change under the content folder until ``stop`` is set.
 
     ``mode`` is "auto" (OS file events) or "poll" (stat polling, for network
-    and shared volumes where events do not arrive).
+    and shared volumes where events do not arrive). ``latency`` is told how long
+    each change took from file to index (see refresh.publish).
     """
     root = publisher.root
     watcher = awatch(
@@ -46,7 +54,7 @@ async def watch(publisher: Publisher, mode: str, stop: asyncio.Event, ready: asy
         async for changes in watcher:
             paths = {Path(path) for _, path in changes}
             try:
-                await publish(publisher, paths)
+                await publish(publisher, paths, latency)
             except Exception:  # one bad batch must not stop publishing
                 log.exception("could not apply changes to %d path(s)", len(paths))
     finally:

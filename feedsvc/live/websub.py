@@ -41,6 +41,9 @@ class HubNotifier:
         self._pending: dict[str, set[str]] = {hub: set() for hub in self.hubs}
         self._wakeups = {hub: asyncio.Event() for hub in self.hubs}
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Per hub, for /metrics: publish requests it accepted, and those that failed.
+        self.pushes: dict[str, int] = dict.fromkeys(self.hubs, 0)
+        self.failures: dict[str, int] = dict.fromkeys(self.hubs, 0)
 
     def on_index_change(self, index: Index, diff: IndexDiff) -> None:
         """Publisher listener; may be called from a worker thread."""
@@ -81,8 +84,10 @@ class HubNotifier:
             urls = sorted(self._pending[hub])[:MAX_URLS_PER_REQUEST]
             self._pending[hub].difference_update(urls)
             if await self._publish(client, hub, urls):
+                self.pushes[hub] += 1
                 delay = BACKOFF_START
                 continue
+            self.failures[hub] += 1
             self._pending[hub].update(urls)  # keep them for the next try
             log.warning("hub %s: will retry %d feed(s) in %.0fs", hub, len(urls), delay)
             await asyncio.sleep(delay)

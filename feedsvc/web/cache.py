@@ -8,6 +8,7 @@ found again; it simply ages out of the LRU.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -111,8 +112,25 @@ class DateHeader:
 
 @dataclass(slots=True)
 class CacheStats:
+    """Plain counters, bumped on the hot path without a lock; /metrics reads them (web/metrics.py)."""
+
     hits: int = 0
     renders: int = 0
+    evictions: int = 0
+    # Called with the seconds each render took (a /metrics histogram); renders are the slow path.
+    on_render: Callable[[float], None] | None = None
+
+
+class _CountingLRU(LRUCache[Hashable, "Rendered"]):
+    """cachetools' LRU, counting the entries it evicts to stay within its budget."""
+
+    def __init__(self, max_bytes: int, stats: CacheStats) -> None:
+        super().__init__(maxsize=max_bytes, getsizeof=_size)
+        self._stats = stats
+
+    def popitem(self) -> tuple[Hashable, Rendered]:
+        self._stats.evictions += 1
+        return super().popitem()
 
 
 class ResponseCache:
@@ -120,11 +138,11 @@ class ResponseCache:
 
     def __init__(self, max_bytes: int, cache_control: str, clock: Clock = utc_now, slots: int = 100_000) -> None:
         """``slots``: how many URLs' Last-Modified times are remembered (see ModifiedClock)."""
-        self._entries: LRUCache[Hashable, Rendered] = LRUCache(maxsize=max_bytes, getsizeof=_size)
+        self.stats = CacheStats()
+        self._entries: LRUCache[Hashable, Rendered] = _CountingLRU(max_bytes, self.stats)
         self._clock = ModifiedClock(clock, slots)
         self.date = DateHeader(clock)
         self._cache_control = cache_control
-        self.stats = CacheStats()
 
     def get(
         self,
@@ -148,7 +166,11 @@ class ResponseCache:
             self.stats.hits += 1
             return entry
         self.stats.renders += 1
-        entry = self._build(slot, render(), content_type, headers or {}, browser_type)
+        started = time.perf_counter()
+        body = render()
+        if self.stats.on_render is not None:
+            self.stats.on_render(time.perf_counter() - started)
+        entry = self._build(slot, body, content_type, headers or {}, browser_type)
         if entry.size <= self._entries.maxsize:  # larger than the whole budget: serve, don't keep
             self._entries[key] = entry
         return entry

@@ -23,6 +23,9 @@ from feedsvc.web.security import raw_security_headers
 from feedsvc.web.service import FeedService
 
 _DATA_SECURITY = raw_security_headers("application/octet-stream")
+# Put in the ASGI scope when this layer answers from the cache: the layers around it
+# (the access log, web/accesslog.py) read the cache outcome from there.
+CACHE_KEY = "feedsvc.cache"
 
 
 class FastFeeds:
@@ -57,6 +60,7 @@ class FastFeeds:
             return
         status, headers, body = decide(rendered, accept_encoding, if_none_match, if_modified_since, accept)
         headers = [*headers, (b"date", service.cache.date())]
+        scope[CACHE_KEY] = True
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
 

@@ -542,6 +542,9 @@ class EdgeConfig(Config):
             http=PROTOCOLS[http],
             ws="none",
             server_header=False,  # no software banner
+            # feedsvc writes its own, off the event loop (web/accesslog.py); uvicorn's
+            # formats each line on the loop and halved the throughput of cached feeds.
+            access_log=False,
             # feedsvc sends its own Date, from the clock that stamps Last-Modified (web/fastpath.py).
             date_header=False,
             # uvicorn cancels what is still running after this; EdgeServer closes connections first.

@@ -1,0 +1,225 @@
+"""/metrics (Prometheus text format, prometheus-client) and /readyz.
+
+Nothing on the request path touches prometheus-client: requests are counted
+by the access log's writer thread (web/accesslog.py), cache hits by plain
+integers (web/cache.py), and this module's collector turns those into metric
+families when Prometheus scrapes. Only the slow paths (a render, a published
+change) observe prometheus-client histograms directly.
+
+Where metrics are served (see README, Operations): with ``--metrics-port``,
+on that port only; without it, at /metrics on the main port, to loopback
+clients only, so a public port does not show them to the world.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from feedsvc.core.index import FeedKind, Index, IndexDiff
+from feedsvc.web.accesslog import AccessLog
+from feedsvc.web.cache import ResponseCache
+from feedsvc.web.service import FeedService
+
+log = logging.getLogger(__name__)
+
+# The service's response caches, by the label /metrics gives them. Looked up by attribute
+# name at a scrape, so a cache added to FeedService later is one line here.
+CACHES = (("feeds", "cache"), ("queries", "queries"), ("searches", "searches"), ("static", "static_files"))
+RENDER_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+LIVE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def write_outcome(status: int) -> str:
+    """A write-API answer as an outcome: done, refused (the client's mistake) or failed."""
+    if status < 400:
+        return "done"
+    return "refused" if status < 500 else "failed"
+
+
+class Metrics(Collector):
+    """Every metric of one app: plain counters read at scrape time, and two histograms."""
+
+    def __init__(self, service: FeedService, access: AccessLog) -> None:
+        self.service = service
+        self.access = access
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.render_seconds = Histogram(
+            "feedsvc_render_seconds",
+            "Time to render one response (feed, page) on a cache miss.",
+            buckets=RENDER_BUCKETS,
+            registry=self.registry,
+        )
+        self.live_update_seconds = Histogram(
+            "feedsvc_live_update_seconds",
+            "From a content file's modification time to the index that publishes it (watcher).",
+            buckets=LIVE_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(self)
+        self.last_change = time.time()  # the start-up load is the first content change
+        self.websub: dict[str, tuple[int, int]] = {}  # hub -> (pushes, failures), set by the notifier's owner
+        self.notifier: Any = None  # the HubNotifier, when hubs are configured
+        for _, name in CACHES:
+            cache = getattr(service, name, None)
+            if isinstance(cache, ResponseCache):
+                cache.stats.on_render = self.render_seconds.observe
+        service.publisher.listeners.append(self.on_index_change)
+
+    def on_index_change(self, index: Index, diff: IndexDiff) -> None:
+        """Publisher listener (maybe in a worker thread): the content changed now."""
+        self.last_change = time.time()
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._requests()
+        yield from self._caches()
+        yield from self._content()
+        yield from self._websub()
+
+    def _requests(self) -> Iterator[Metric]:
+        access = self.access
+        access.flush()  # count what is queued: a scrape sees every request answered before it
+        requests = CounterMetricFamily(
+            "feedsvc_http_requests",
+            "Requests answered, by route, method and status.",
+            labels=("route", "method", "status"),
+        )
+        writes = CounterMetricFamily(
+            "feedsvc_api_writes",
+            "Write-API calls, by method and outcome (done, refused, failed).",
+            labels=("method", "outcome"),
+        )
+        by_outcome: dict[tuple[str, str], int] = {}
+        with access.lock:
+            counts = list(access.counts.items())
+        for (route, method, status), number in sorted(counts):
+            requests.add_metric((route, method, str(status)), number)
+            if method in WRITES and route.startswith("/api/"):
+                key = (method, write_outcome(status))
+                by_outcome[key] = by_outcome.get(key, 0) + number
+        for key, number in sorted(by_outcome.items()):
+            writes.add_metric(key, number)
+        yield requests
+        yield writes
+        yield CounterMetricFamily(
+            "feedsvc_access_log_dropped",
+            "Requests neither logged nor counted because the access log writer fell behind.",
+            value=access.dropped,
+        )
+
+    def _caches(self) -> Iterator[Metric]:
+        hits = CounterMetricFamily("feedsvc_cache_hits", "Responses found in a cache.", labels=("cache",))
+        misses = CounterMetricFamily("feedsvc_cache_misses", "Responses rendered for a cache.", labels=("cache",))
+        evictions = CounterMetricFamily(
+            "feedsvc_cache_evictions", "Entries evicted to stay in budget.", labels=("cache",)
+        )
+        size = GaugeMetricFamily("feedsvc_cache_bytes", "Bytes held by a cache.", labels=("cache",))
+        entries = GaugeMetricFamily("feedsvc_cache_entries", "Entries held by a cache.", labels=("cache",))
+        for label, name in CACHES:
+            cache = getattr(self.service, name, None)
+            if not isinstance(cache, ResponseCache):
+                continue
+            stats = cache.stats
+            hits.add_metric((label,), stats.hits)
+            misses.add_metric((label,), stats.renders)
+            evictions.add_metric((label,), stats.evictions)
+            size.add_metric((label,), cache.current_bytes)
+            entries.add_metric((label,), len(cache))
+        yield from (hits, misses, evictions, size, entries)
+
+    def _content(self) -> Iterator[Metric]:
+        service = self.service
+        index = service.index
+        yield GaugeMetricFamily("feedsvc_articles", "Published articles.", value=len(index.articles))
+        yield GaugeMetricFamily(
+            "feedsvc_unpublished_articles", "Articles held back (draft or future-dated).", value=index.unpublished_count
+        )
+        yield GaugeMetricFamily("feedsvc_topics", "Topics with a feed.", value=len(index.feeds(FeedKind.TOPIC)))
+        yield GaugeMetricFamily(
+            "feedsvc_providers", "Providers with a feed.", value=len(index.feeds(FeedKind.PROVIDER))
+        )
+        yield GaugeMetricFamily(
+            "feedsvc_skipped_files", "Content files skipped because of errors.", value=len(service.publisher.skipped)
+        )
+        yield GaugeMetricFamily(
+            "feedsvc_last_content_change_timestamp_seconds",
+            "When the published content last changed (Unix time; the start-up load counts).",
+            value=self.last_change,
+        )
+
+    def _websub(self) -> Iterator[Metric]:
+        pushes = CounterMetricFamily("feedsvc_websub_pushes", "Publish notifications a hub accepted.", labels=("hub",))
+        failures = CounterMetricFamily(
+            "feedsvc_websub_failures", "Publish notifications that failed (retried later).", labels=("hub",)
+        )
+        notifier = self.notifier
+        if notifier is not None:
+            for hub in notifier.hubs:
+                pushes.add_metric((hub,), notifier.pushes.get(hub, 0))
+                failures.add_metric((hub,), notifier.failures.get(hub, 0))
+        yield pushes
+        yield failures
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+    def serve(self, host: str, port: int) -> Callable[[], None]:
+        """Serve /metrics on a port of its own (prometheus-client's server, in a thread);
+        return what stops it."""
+        server, _ = start_http_server(port, addr=host, registry=self.registry)
+        log.info("metrics on http://%s:%d/metrics", host, port)
+
+        def stop() -> None:
+            server.shutdown()
+            server.server_close()
+
+        return stop
+
+
+def is_loopback(client: tuple[str, int] | None) -> bool:
+    if client is None:
+        return False
+    try:
+        return ipaddress.ip_address(client[0]).is_loopback
+    except ValueError:
+        return False
+
+
+async def metrics(request: Request) -> Response:
+    """/metrics on the main port: loopback clients only, and not at all with --metrics-port."""
+    app_metrics: Metrics = request.app.state.metrics
+    if request.app.state.service.settings.metrics_port or not is_loopback(request.client):
+        return PlainTextResponse("no such page: metrics are not served here\n", status_code=404)
+    body = await asyncio.to_thread(app_metrics.exposition)  # a scrape must not stall readers
+    return Response(body, headers={"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"})
+
+
+async def readyz(request: Request) -> Response:
+    """200 once the index is loaded and the watcher has caught up; 503 before, or when the watcher died."""
+    state = request.app.state
+    ready = getattr(state, "ready", None)
+    watcher = getattr(state, "watcher", None)
+    if ready is None or not ready.is_set():
+        problem = "loading: the content folder is not published yet"
+    elif watcher is not None and watcher.done():
+        problem = "the content folder watcher stopped: changes are no longer published"
+    else:
+        return JSONResponse({"status": "ready"}, headers={"Cache-Control": "no-store"})
+    return JSONResponse(
+        {"status": "unavailable", "reason": problem}, status_code=503, headers={"Cache-Control": "no-store"}
+    )
+
+
+ROUTES = [Route("/metrics", metrics), Route("/readyz", readyz)]
