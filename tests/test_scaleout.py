@@ -35,6 +35,9 @@ NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.acc
 needs_nginx = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install nginx)")
 
 MAX_AGE = 2  # seconds: long enough to see a HIT, short enough to see it expire
+# nginx keeps time in whole seconds and a copy is stale only once that clock is past
+# "received + max-age": between max-age and max-age + 1 s after it was received.
+STALE_AFTER = MAX_AGE + 1.2
 TOKEN = "scale-out-test-token-0123456789"
 CHROMIUM_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
 FIREFOX_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
@@ -225,7 +228,7 @@ def test_miss_then_hit_then_revalidated(cluster: Cluster, http: httpx.Client) ->
     assert mine.status_code == 304
     # Once max-age has passed, nginx asks a replica with the copy's ETag and gets 304:
     # whichever replica it asks, since ETags are hashes of the bytes.
-    time.sleep(MAX_AGE + 0.5)
+    time.sleep(STALE_AFTER)
     third = get(http, url, READER_ACCEPT)
     assert (third.status_code, third.headers["x-cache-status"]) == (200, "REVALIDATED")
     assert third.body == first.body
@@ -330,7 +333,7 @@ def test_readers_see_no_error_when_a_replica_dies(tmp_path: Path, http: httpx.Cl
             statuses[response.status_code] += 1
             cache[response.headers.get("x-cache-status", "-")] += 1
             if n == 100:
-                time.sleep(MAX_AGE + 0.5)  # let the cached copies go stale
+                time.sleep(STALE_AFTER)  # let the cached copies go stale
         print(f"one replica killed: {sum(statuses.values())} reads, statuses {dict(statuses)}, cache {dict(cache)}")
         assert set(statuses) == {200}
         assert cache["MISS"] > 0 and cache["REVALIDATED"] > 0
