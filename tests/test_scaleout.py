@@ -311,6 +311,13 @@ def test_a_write_through_nginx_reaches_readers_of_every_replica(cluster: Cluster
 
 
 @needs_nginx
+def test_metrics_are_not_passed_through(cluster: Cluster, http: httpx.Client) -> None:
+    # A replica on the same host would take nginx's loopback connection for a local scraper.
+    assert get(http, f"{cluster.replicas[0].url}/metrics").status_code == 200
+    assert get(http, f"{cluster.nginx.url}/metrics").status_code == 404
+
+
+@needs_nginx
 def test_readers_see_no_error_when_a_replica_dies(tmp_path: Path, http: httpx.Client) -> None:
     cluster = start_cluster(tmp_path)
     try:
