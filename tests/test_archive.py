@@ -14,7 +14,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from feedsvc.content.model import Article
+from feedsvc.content.model import Article, Topic
 from feedsvc.core.index import ALL, DEFAULT_WINDOW, FeedKind, FeedRef, Index
 from feedsvc.core.query import FeedQuery, Position
 from feedsvc.render.spec import Site, feed_spec
@@ -326,3 +326,16 @@ def test_a_static_export_writes_first_pages_without_paging_links(content: Callab
         assert "next" not in found and "first" not in found
     assert "next_url" not in (out / "feeds" / "all.json").read_text()
     assert len(feedparser.parse((out / "feeds" / "all.rss").read_bytes()).entries) == DEFAULT_WINDOW
+
+
+def test_a_union_is_revised_when_any_of_its_topics_changes_and_only_then():
+    a, b, c = (make(f"{name}.md", day, topics=(Topic(name.upper(), name),)) for day, name in enumerate("abc", 1))
+    index = Index([a, b, c])
+    union = FeedQuery((FeedRef(FeedKind.TOPIC, "a"), FeedRef(FeedKind.TOPIC, "b")))
+    before = index.query_revision(union)
+    unrelated, _ = index.apply({"c.md": c._replace(title="New")})
+    assert unrelated.query_revision(union) == before
+    changed, _ = unrelated.apply({"b.md": b._replace(title="New")})
+    assert changed.query_revision(union) not in (None, before)
+    gone, _ = changed.apply({"a.md": None})
+    assert gone.query_revision(union) is None  # topic a has no articles left: no such union

@@ -189,12 +189,24 @@ class Index:
         found = list(islice(items, query.limit + 1))
         return found[: query.limit], len(found) > query.limit
 
+    def query_revision(self, query: FeedQuery) -> int | None:
+        """What a query's documents are cached by, or None when one of its feeds does not exist:
+        a number that changes whenever any article of its feeds does (cheap: the fast path asks)."""
+        changed = 0
+        for ref in query.refs:
+            info = self._info.get(ref)
+            if info is None:
+                return None
+            changed = max(changed, info.changed)  # generations only grow: any change raises it
+        return changed
+
     def query_info(self, query: FeedQuery) -> FeedInfo | None:
         """What a query's documents say about their feed, or None when one of its feeds does not exist.
 
         One feed: its own description (``changed`` is the revision of every page
         and filter of it). A union of topics: their names joined, the newest date,
-        and a revision that changes whenever any of them does.
+        and a revision that changes whenever any of them does (query_revision). Its
+        count reads every member: ask when rendering, not on every request.
         """
         infos = [self._info.get(ref) for ref in query.refs]
         if any(info is None for info in infos):

@@ -106,7 +106,7 @@ def serve_feed(request: Request, ref: FeedRef) -> Response:
         if rendered is not None:
             service.remember_route(route_key(request.scope, service), ref, fmt, query.limit, base)
             return respond(request, rendered)
-    elif service.index.query_info(query) is not None:
+    elif service.index.query_revision(query) is not None:
         return serve_query(request, service, query, fmt, base)
     canonical = _canonical(ref)
     if canonical != ref and service.index.info(canonical) is not None:

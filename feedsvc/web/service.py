@@ -144,13 +144,15 @@ class FeedService:
         """An archive page or filtered feed, from its own cache partition; None when a feed it
         names does not exist. Raises PastTheEnd for a page with nothing in it."""
         index = self.index
-        info = index.query_info(query)
-        if info is None:
+        revision = index.query_revision(query)
+        if revision is None:
             return None
         slot = query_slot(query, fmt, base_url)
-        cached = self.queries.peek(slot, info.changed)
+        cached = self.queries.peek(slot, revision)
         if cached is not None:
             return cached
+        info = index.query_info(query)
+        assert info is not None  # the same snapshot has every feed of the query
         articles, more = index.page(query)
         if not articles and query.after is not None:
             raise PastTheEnd(query.after)
@@ -163,7 +165,7 @@ class FeedService:
             return fmt.render(replace(spec, hubs=()), articles)
 
         as_page = browser_type(fmt.media_type)
-        return self.queries.get(slot, info.changed, render, fmt.content_type, None, as_page)
+        return self.queries.get(slot, revision, render, fmt.content_type, None, as_page)
 
     def route_key(self, scheme: str, path: str, query: bytes, host: bytes | None) -> Hashable:
         """What identifies a feed request before routing: scheme, path, query and, when it matters, Host.
@@ -206,8 +208,8 @@ class FeedService:
         if known is None:
             return None
         query, slot = known
-        info = self.index.query_info(query)
-        return None if info is None else self.queries.peek(slot, info.changed)
+        revision = self.index.query_revision(query)
+        return None if revision is None else self.queries.peek(slot, revision)
 
     def _link_header(self, urls: Urls, ref: FeedRef, fmt: FeedFormat, limit: int) -> dict[str, str]:
         """WebSub discovery in HTTP: the hubs and the feed's own URL (RFC 8288 Link)."""
