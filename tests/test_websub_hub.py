@@ -1,7 +1,7 @@
 """WebSub through a real hub: feedsvc pings Flask-WebSub's hub, which fetches the feed and pushes it to a subscriber.
 
 Three processes on loopback, each speaking plain HTTP to the others: feedsvc
-(the publisher), the hub (tests/websub_hub.py: Flask-WebSub with Celery
+(the publisher), the hub (deploy/websub_hub.py: Flask-WebSub with Celery
 in-process), and a subscriber callback server written here.
 """
 
@@ -94,7 +94,7 @@ class Subscriber:
 
 
 class HubProcess:
-    """tests/websub_hub.py in its own process, as it would run next to feedsvc."""
+    """deploy/websub_hub.py in its own process, as it would run next to feedsvc."""
 
     def __init__(self, tmp: Path, topic_prefix: str) -> None:
         self.port = free_port()
@@ -103,7 +103,7 @@ class HubProcess:
         self.database = tmp / "hub.sqlite3"
         options = ["--database", str(self.database), "--topic-prefix", topic_prefix]
         self.process = subprocess.Popen(
-            [sys.executable, str(REPO / "tests" / "websub_hub.py"), "--port", str(self.port), *options],
+            [sys.executable, str(REPO / "deploy" / "websub_hub.py"), "--port", str(self.port), *options],
             stdout=self.log.open("wb"),
             stderr=subprocess.STDOUT,
         )

@@ -28,7 +28,7 @@ What this file adds, and why:
   is one command with no Redis; tasks run asynchronously, and failed deliveries
   are retried with Celery's countdown as Flask-WebSub asks.
 
-Run: ``python tests/websub_hub.py --port 8090 --topic-prefix http://feeds.example.com/``
+Run: ``python deploy/websub_hub.py --port 8090 --topic-prefix http://feeds.example.com/``
 """
 
 from __future__ import annotations
