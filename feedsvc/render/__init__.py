@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from feedsvc.content.model import Article
+from feedsvc.render.jsonfeed import MEDIA_TYPE as JSON_FEED
 from feedsvc.render.jsonfeed import render_json
 from feedsvc.render.spec import FeedSpec
 from feedsvc.render.xmlfeeds import ItemRenderer, render_atom, render_rss
@@ -33,6 +34,5 @@ class FeedFormat:
 FORMATS: dict[str, FeedFormat] = {
     "rss": FeedFormat("rss", "RSS 2.0", "application/rss+xml", "application/rss+xml; charset=utf-8", render_rss),
     "atom": FeedFormat("atom", "Atom 1.0", "application/atom+xml", "application/atom+xml; charset=utf-8", render_atom),
-    # JSON is UTF-8 by definition (RFC 8259 §8.1): application/feed+json takes no charset.
-    "json": FeedFormat("json", "JSON Feed 1.1", "application/feed+json", "application/feed+json", render_json),
+    "json": FeedFormat("json", "JSON Feed 1.1", JSON_FEED, JSON_FEED, render_json),
 }

@@ -10,8 +10,8 @@ export renders each article once for all the feeds it is in.
 What JSON Feed has no field for goes into the ``_feedsvc`` extension object
 (the spec's rule: custom keys start with an underscore, and readers that do
 not know one ignore it): an item's related articles, and the feed's paging
-links other than ``next_url``. Its ``about`` names the README section that
-documents it.
+links other than ``next_url``. Its ``about`` is the service's home page; the
+README's JSON Feed section documents it.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from feedsvc.render.urls import Urls
 from feedsvc.render.xmlfeeds import ItemRenderer
 
 VERSION = "https://jsonfeed.org/version/1.1"
+# The spec's media type. JSON is UTF-8 by definition (RFC 8259 §8.1): it takes no charset.
 MEDIA_TYPE = "application/feed+json"
 # The extension object's name (JSON Feed: custom keys start with "_" and a letter, no ".").
 EXTENSION = "_feedsvc"
