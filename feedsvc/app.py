@@ -125,6 +125,7 @@ def create_app(
         tasks.append(asyncio.create_task(release_when_due(service.publisher, stop)))
         if settings.enclosure_probe != "off":
             prober = Prober(service.publisher, settings.enclosure_probe)
+            metrics.prober = prober
             service.publisher.listeners.append(prober.on_index_change)
             tasks.append(asyncio.create_task(prober.run(stop)))
         if settings.watch != "off":

@@ -427,6 +427,10 @@ def summary(settings: Settings, snapshot_path: Path | None) -> list[str]:
         f"WebSub hubs: {', '.join(settings.websub_hub)}" if settings.websub_hub else "WebSub hubs: none",
         f"enclosure probe: {settings.enclosure_probe}",
         f"podcast namespace: {'on (--owner-email)' if settings.owner_email else 'off (no --owner-email)'}",
+        f"access log: {f'on ({settings.log_format}, standard output)' if settings.access_log == 'on' else 'off'}",
+        f"metrics: port {settings.metrics_port} only"
+        if settings.metrics_port
+        else "metrics: /metrics on the main port, loopback clients only",
     ]
 
 

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 import feedsvc.app as app_module
 from feedsvc.app import create_app
 from feedsvc.live.websub import HubNotifier
-from feedsvc.settings import Settings
+from feedsvc.settings import ConfigError, Settings, load_settings, summary
 from feedsvc.web.cache import ResponseCache
 
 from .conftest import REPO, SEED, Server, article, free_port, front_matter, poll_until
@@ -206,3 +206,43 @@ def test_metrics_port_serves_metrics_there_and_not_on_the_main_port(tmp_path: Pa
         assert httpx.get(f"{server.url}/readyz").status_code == 200
     finally:
         server.stop()
+
+
+def test_metrics_count_enclosure_probe_results(tmp_path: Path):
+    from feedsvc.live.probe import Prober
+
+    from .test_probe import run_pass, write_article
+
+    folder = tmp_path / "content"
+    folder.mkdir()
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens: every image fails
+    write_article(folder, "dead", [f"{dead}/{number}.jpg" for number in range(3)])
+    app = create_app(Settings(content=folder, enclosure_probe="off", watch="off"))
+    prober = Prober(app.state.service.publisher, "all")
+    app.state.metrics.prober = prober
+    assert run_pass(prober) == 3
+    metrics = parse(app.state.metrics.exposition().decode())
+    assert metrics[("feedsvc_enclosure_probes_total", (("result", "failed"),))] == 3
+    assert metrics[("feedsvc_enclosure_probes_total", (("result", "found"),))] == 0
+
+
+def test_the_start_up_summary_says_where_logs_and_metrics_go():
+    assert {
+        "access log: on (text, standard output)",
+        "metrics: /metrics on the main port, loopback clients only",
+    } <= set(summary(load_settings({}, {}), None))
+    quiet = load_settings({"access_log": "off", "metrics_port": "9100"}, {})
+    assert {"access log: off", "metrics: port 9100 only"} <= set(summary(quiet, None))
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("access_log", "yes", "--access-log: must be on or off"),
+        ("log_format", "xml", "--log-format: must be text"),
+        ("metrics_port", "99999", "--metrics-port: must be a port number"),
+    ],
+)
+def test_observability_settings_refuse_bad_values_naming_the_flag(name: str, value: str, message: str):
+    with pytest.raises(ConfigError, match=message):
+        load_settings({name: value}, {})

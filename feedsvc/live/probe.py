@@ -203,6 +203,7 @@ class Prober:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: dict[str, Entry | None] = {}  # changed since the last batch: what each was before
         self.probes = 0  # requests made, for tests and the log
+        self.results = {"found": 0, "failed": 0}  # URLs whose size and type were found, or not (/metrics)
 
     @property
     def book(self) -> SizeBook:
@@ -316,6 +317,7 @@ class Prober:
     def _record(self, outcome: Outcome) -> None:
         before = self.book.get(outcome.url)
         found = outcome.found
+        self.results["failed" if found is None else "found"] += 1
         if found is None:
             log.debug("enclosure probe: %s: %s", outcome.url, outcome.reason)
         changed = self.book.record(

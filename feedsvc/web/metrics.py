@@ -72,6 +72,7 @@ class Metrics(Collector):
         self.last_change = time.time()  # the start-up load is the first content change
         self.websub: dict[str, tuple[int, int]] = {}  # hub -> (pushes, failures), set by the notifier's owner
         self.notifier: Any = None  # the HubNotifier, when hubs are configured
+        self.prober: Any = None  # the enclosure Prober, unless --enclosure-probe off
         for _, name in CACHES:
             cache = getattr(service, name, None)
             if isinstance(cache, ResponseCache):
@@ -87,6 +88,7 @@ class Metrics(Collector):
         yield from self._caches()
         yield from self._content()
         yield from self._websub()
+        yield from self._probe()
 
     def _requests(self) -> Iterator[Metric]:
         access = self.access
@@ -171,6 +173,18 @@ class Metrics(Collector):
                 failures.add_metric((hub,), notifier.failures.get(hub, 0))
         yield pushes
         yield failures
+
+    def _probe(self) -> Iterator[Metric]:
+        results = CounterMetricFamily(
+            "feedsvc_enclosure_probes",
+            "Image URLs asked for their size and type, by result (found, failed).",
+            labels=("result",),
+        )
+        prober = self.prober
+        if prober is not None:
+            for result, number in sorted(prober.results.items()):
+                results.add_metric((result,), number)
+        yield results
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
