@@ -254,8 +254,8 @@ class RequestLog:
                         client[0] if client else "-",
                         scope["method"],
                         scope.get("raw_path") or scope["path"].encode("utf-8"),
-                        scope["query_string"],
-                        scope["http_version"],
+                        scope.get("query_string", b""),  # both optional in the ASGI spec
+                        scope.get("http_version", "1.1"),
                         sender.status,
                         sender.size,
                         time.perf_counter() - started,
