@@ -7,6 +7,7 @@ import io
 import json
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -123,19 +124,19 @@ def test_accesslog_real_server_logs_every_request_of_a_burst_once(tmp_path: Path
     content.mkdir()
     (content / "a.md").write_text((REPO / "seeds" / "000_84d0586a3992f50e.md").read_text())
     server = Server(content, watch="off")
+
+    def reader(_: int) -> list[str]:
+        with httpx.Client(base_url=server.url) as client:  # one kept-alive connection each
+            return [client.get("/feeds/all.rss").headers["x-request-id"] for _ in range(100)]
+
     try:
-        ids = []
-        with httpx.Client(base_url=server.url) as client:
-            for _ in range(400):  # bounded: a burst on one kept-alive connection, mostly fast-path hits
-                ids.append(client.get("/feeds/all.rss").headers["x-request-id"])
+        with ThreadPoolExecutor(8) as pool:  # bounded: 8 concurrent readers, 800 requests
+            ids = [rid for batch in pool.map(reader, range(8)) for rid in batch]
     finally:
         server.stop()  # the writer writes what is queued before the process exits
-    logged = [
-        m[9]
-        for line in server.log.read_text().splitlines()
-        if (m := TEXT_LINE.match(line)) and m[4] == "/feeds/all.rss"
-    ]
+    text = server.log.read_text()
+    logged = [m[9] for line in text.splitlines() if (m := TEXT_LINE.match(line)) and m[4] == "/feeds/all.rss"]
+    assert len(set(ids)) == 800
     assert sorted(logged) == sorted(ids)
-    assert len(set(ids)) == 400
     # uvicorn's own access log is off: no second line per request.
-    assert server.log.read_text().count('"GET /feeds/all.rss HTTP/1.1"') == 400
+    assert text.count('"GET /feeds/all.rss HTTP/1.1"') == 800
