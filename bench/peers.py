@@ -104,6 +104,9 @@ def feedsvc(
     ``log``: a file for its standard output (the access log), as nginx writes its own to a file."""
     port = free_port()
     env = {**os.environ, "FEEDSVC_LOG_LEVEL": "warning", "FEEDSVC_WATCH": "off", "FEEDSVC_SNAPSHOT": "off"}
+    # Like the peers in the other rows (nginx without access_log, bare Starlette): the
+    # access-log rows (bench/observe.py) turn it on for both sides.
+    env["FEEDSVC_ACCESS_LOG"] = "off"
     # First-request passes name a new host each (pass-N.bench.test), to miss the cache on purpose.
     env["FEEDSVC_ALLOWED_HOSTS"] = "127.0.0.1,localhost,.bench.test"
     env.update({f"FEEDSVC_{key.upper()}": value for key, value in settings.items()})
