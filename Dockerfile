@@ -15,5 +15,5 @@ USER feedsvc
 ENV FEEDSVC_CONTENT=/content FEEDSVC_HOST=0.0.0.0 FEEDSVC_PORT=8000 XDG_CACHE_HOME=/var/cache
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s \
-  CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"
+  CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=2)"
 CMD ["feedsvc", "serve"]
