@@ -279,7 +279,9 @@ def test_fast_path_answers_repeat_requests_exactly_like_the_first(
 
     monkeypatch.setattr(seed_client.app, "app", no_routing)
     again = seed_client.get("/feeds/topics/ai.atom?limit=5", headers=IDENTITY)
-    same = {"x-request-id": ""}  # every response has its own (web/accesslog.py)
+    # Every response has its own request id (web/accesslog.py), and its Date the second it is sent.
+    assert "date" in again.headers and "date" in first.headers
+    same = {"x-request-id": "", "date": ""}
     assert (again.status_code, again.content, {**again.headers, **same}) == (
         first.status_code,
         first.content,
