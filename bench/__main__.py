@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import compileall
-import http.client
 import os
 import shutil
 import statistics
@@ -20,16 +19,13 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from itertools import count
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
-from lxml import etree
 
 import feedsvc as feedsvc_package
-from bench import hugo, observe
-from bench.corpus import generate
+from bench import capacity, hugo, observe
+from bench.clients import corpus, first_requests, percentile, serve_every_feed, warm_page_cache
 from bench.peers import bare_starlette, feedsvc, nginx, rss_kib, wrk
 from bench.update import edit_costs, visible_latencies
 from feedsvc.render.urls import DEFAULT_LIMIT
@@ -48,76 +44,6 @@ class Row:
         ratio = "" if self.ratio is None else f"{self.ratio:.2f}"
         met = "" if self.met is None else ("yes" if self.met else "NO")
         return [self.what, self.ours, self.peer, ratio, self.target, met]
-
-
-def corpus(work: Path, count: int) -> Path:
-    folder = work / f"corpus-{count}"
-    marker = folder / ".complete"
-    if not marker.exists():
-        print(f"generating {count} articles in {folder} ...", file=sys.stderr)
-        generate(folder, count, seed=1)
-        marker.write_text("seed=1\n")
-    return folder
-
-
-def feed_urls(base: str) -> list[str]:
-    opml = etree.fromstring(httpx.get(f"{base}/feeds.opml").content)
-    return [str(o.get("xmlUrl")) for o in opml.iter("outline") if o.get("xmlUrl")]
-
-
-def serve_every_feed(base: str) -> dict[str, int]:
-    """Request every feed once, as a reader would after a start; return each
-    feed URL with the number of items it holds."""
-    items = {}
-    with httpx.Client() as client:
-        for url in feed_urls(base):
-            body = client.get(url).raise_for_status().content
-            items[url] = body.count(b"<item>") + body.count(b"<entry>")
-    return items
-
-
-def first_requests(base: str, urls: list[str], samples: int = 400) -> list[float]:
-    """Latencies (ms) of ``samples`` first, uncached requests for ``urls``.
-
-    Each pass over the URLs names another host, which is part of every
-    response (its links) and so of the cache key: each request is routed,
-    rendered, compressed and hashed afresh, as a first request is. The client
-    is the standard library's (feedparser's, through urllib), on one
-    keep-alive connection, asking for gzip as readers do; httpx adds ~0.45 ms
-    of its own to every request (measured), which is not the server's time.
-    """
-    address = urlsplit(base)
-    connection = http.client.HTTPConnection(address.hostname or "127.0.0.1", address.port, timeout=30)
-    latencies: list[float] = []
-    try:
-        for number in count(1):
-            for url in urls:
-                if len(latencies) == samples:
-                    return latencies
-                started = time.perf_counter()
-                headers = {"Host": f"pass-{number}.bench.test", "Accept-Encoding": "gzip"}
-                connection.request("GET", urlsplit(url).path, headers=headers)
-                response = connection.getresponse()
-                response.read()
-                latencies.append((time.perf_counter() - started) * 1000)
-                if response.status != 200:
-                    raise RuntimeError(f"{url} answered {response.status}")
-    finally:
-        connection.close()
-    return latencies
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
-def warm_page_cache(folder: Path) -> None:
-    """Read every file once, so that "cold start" means a cold process, not a cold disk
-    (this VM's disk makes the difference swing by seconds; Hugo gets the same treatment)."""
-    for path in folder.rglob("*"):
-        if path.is_file():
-            path.read_bytes()
 
 
 def run_size(folder: Path, work: Path) -> dict[str, float]:
@@ -262,13 +188,19 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/feedsvc-bench"))
     parser.add_argument("--seconds", type=int, default=5, help="duration of each wrk run")
     parser.add_argument(
-        "--only", choices=["logging"], help="just these rows: logging = hit and 304 vs nginx, access logs on and off"
+        "--only",
+        choices=["logging", "capacity"],
+        help="just these rows: logging = hit and 304 vs nginx, access logs on and off; "
+        "capacity = cold, warm, memory and first request per article at each size (bench/capacity.py)",
     )
     parser.add_argument("--rounds", type=int, default=3, help="side-by-side rounds of the logging rows")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     main_size = sizes[len(sizes) // 2] if len(sizes) > 1 else sizes[0]
     args.work.mkdir(parents=True, exist_ok=True)
+    if args.only == "capacity":
+        capacity.run(sizes, args.work)
+        return
     if args.only == "logging":
         print_table(logging_rows(corpus(args.work, main_size), args.seconds, args.rounds))
         return

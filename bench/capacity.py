@@ -1,0 +1,188 @@
+"""Capacity (issue 13): how start-up, memory and first requests grow with the folder.
+
+    python -m bench --only capacity --sizes 1000,100000,1000000 [--work /tmp/feedsvc-bench]
+    python -m bench.capacity profile FOLDER [--top 25]     # where a load's time and memory go
+
+Per size: a cold start to ready, a warm restart from the snapshot to the first
+/feeds/all.rss with the cold start's bytes, the resident memory after serving
+every feed once (less the response cache, per article beyond the smallest
+size), and the first request of an uncached 50-item feed. Each figure is per
+article, so that growth shows as a number that rises with the size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import io
+import pstats
+import statistics
+import sys
+import time
+import tracemalloc
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from bench.clients import corpus, first_requests, percentile, serve_every_feed, warm_page_cache
+from bench.peers import feedsvc, rss_kib
+from feedsvc.core.publisher import Publisher
+from feedsvc.render.urls import DEFAULT_LIMIT
+
+MB = 1024 * 1024
+# Warm starts per size: the median of these. One above this many articles, where one takes seconds.
+WARM_RUNS, WARM_RUNS_LARGE, LARGE = 3, 1, 300_000
+SNAPSHOT_PATIENCE = 900  # seconds for the background snapshot of the cold start to appear
+
+
+@dataclass
+class Figures:
+    size: int
+    cold: float
+    warm: float
+    rss: int  # bytes, after every feed was served once
+    cache: int  # bytes held by the response caches then
+    feeds: int
+    p50: float
+    p99: float
+    requests: int
+
+
+def all_rss(base: str) -> bytes:
+    """/feeds/all.rss with its own address left out (every server gets another port)."""
+    return httpx.get(f"{base}/feeds/all.rss", timeout=60).content.replace(base.encode(), b"http://server")
+
+
+def measure(folder: Path, size: int, work: Path) -> Figures:
+    warm_page_cache(folder)
+    with feedsvc(folder) as (base, process, cold):
+        reference = all_rss(base)
+        items = serve_every_feed(base)
+        rss = rss_kib(process.pid) * 1024
+        health = httpx.get(f"{base}/healthz", timeout=60).json()
+        cache = int(health["cache"]["bytes"]) + int(health["query_cache"]["bytes"])
+        full = [url for url, held in items.items() if held == DEFAULT_LIMIT]
+        latencies = first_requests(base, full)
+    print(f"  {size}: cold {cold:.2f} s, {rss / MB:.0f} MB, {len(items)} feeds", file=sys.stderr)
+    snapshot = work / f"snapshot-{folder.name}"
+    snapshot.unlink(missing_ok=True)
+    with feedsvc(folder, snapshot=str(snapshot)):
+        deadline = time.monotonic() + SNAPSHOT_PATIENCE
+        while not snapshot.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    warm = []
+    for _ in range(WARM_RUNS if size < LARGE else WARM_RUNS_LARGE):
+        with feedsvc(folder, snapshot=str(snapshot)) as (base, _, ready):
+            if all_rss(base) != reference:
+                raise RuntimeError(f"{size}: the warm start's /feeds/all.rss differs from the cold start's")
+            warm.append(ready)
+    print(f"  {size}: warm {statistics.median(warm):.2f} s", file=sys.stderr)
+    return Figures(
+        size,
+        cold,
+        statistics.median(warm),
+        rss,
+        cache,
+        len(items),
+        percentile(latencies, 0.5),
+        percentile(latencies, 0.99),
+        len(latencies),
+    )
+
+
+def run(sizes: list[int], work: Path) -> None:
+    """Measure every size (smallest first: it is the memory baseline) and print the growth table."""
+    sizes = sorted(sizes)
+    folders = {size: corpus(work, size) for size in sizes}
+    measured = []
+    for size in sizes:
+        print(f"capacity at {size} articles ...", file=sys.stderr)
+        measured.append(measure(folders[size], size, work))
+    print_table(measured)
+
+
+def print_table(measured: list[Figures]) -> None:
+    base = measured[0]
+    header = (
+        "| articles | feeds | cold start | µs/article | warm restart | µs/article | RSS (cache) "
+        "| bytes/article beyond base and cache | first 50-item feed p50 / p99 |"
+    )
+    print(header)
+    print("|" + "|".join("---" for _ in range(header.count("|") - 1)) + "|")
+    for f in measured:
+        beyond = (
+            ((f.rss - f.cache) - (base.rss - base.cache)) / (f.size - base.size) if f.size > base.size else float("nan")
+        )
+        print(
+            f"| {f.size:,} | {f.feeds:,} | {f.cold:.2f} s | {f.cold / f.size * 1e6:.0f} | {f.warm:.2f} s "
+            f"| {f.warm / f.size * 1e6:.1f} | {f.rss / MB:.0f} MB ({f.cache / MB:.0f} MB) | {beyond:,.0f} "
+            f"| {f.p50:.1f} / {f.p99:.1f} ms ({f.requests}) |"
+        )
+
+
+def profiled_load(publisher: Publisher, snapshot: Path | None, label: str, top: int) -> Publisher:
+    """``publisher.load`` in this one process under cProfile; print its top functions by own time."""
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    profiler.runcall(publisher.load, snapshot, 1)
+    seconds = time.perf_counter() - started
+    count = len(publisher.index.sources())
+    print(f"== {label}: {seconds:.2f} s under cProfile, {count} articles, {seconds / count * 1e6:.1f} µs/article")
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
+    print(out.getvalue())
+    return publisher
+
+
+def profile(folder: Path, top: int) -> None:
+    """One process loads ``folder`` as a cold start does (workers=1, so every call is seen), under
+    cProfile; then again from a snapshot; then the live objects by type and the allocating lines."""
+    snapshot = Path("/tmp") / f"feedsvc-profile-{folder.name}.snapshot"
+    snapshot.unlink(missing_ok=True)
+    profiled_load(Publisher(folder), None, "cold load (one process)", top).save_snapshot(snapshot)
+    publisher = profiled_load(Publisher(folder), snapshot, "warm load (snapshot)", top)
+    del publisher
+    gc.collect()
+    tracemalloc.start(1)
+    publisher = Publisher(folder)
+    publisher.load(snapshot, 1)
+    snap = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    count = len(publisher.index.sources())
+    total = sum(stat.size for stat in snap.statistics("filename"))
+    print(f"== memory after a warm load: {total / MB:.0f} MB traced, {total / count:,.0f} bytes/article")
+    for stat in snap.statistics("lineno")[:top]:
+        print(f"{stat.size / count:8.0f} B/article {stat.count / count:6.2f} blocks/article  {stat.traceback}")
+    by_type: Counter[str] = Counter()
+    sizes: Counter[str] = Counter()
+    for obj in gc.get_objects():
+        by_type[type(obj).__name__] += 1
+        sizes[type(obj).__name__] += sys.getsizeof(obj)
+    print("== tracked objects by type (strings and numbers are untracked; see the lines above)")
+    for name, number in by_type.most_common(top):
+        print(f"{name:24} {number / count:6.2f}/article {sizes[name] / count:8.0f} B/article")
+    snapshot.unlink(missing_ok=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    table = sub.add_parser("table", help="the growth table")
+    table.add_argument("--sizes", default="1000,100000,1000000")
+    table.add_argument("--work", type=Path, default=Path("/tmp/feedsvc-bench"))
+    prof = sub.add_parser("profile", help="cProfile of a cold and a warm load, and memory by allocating line")
+    prof.add_argument("folder", type=Path)
+    prof.add_argument("--top", type=int, default=25)
+    args = parser.parse_args()
+    if args.command == "table":
+        args.work.mkdir(parents=True, exist_ok=True)
+        run([int(size) for size in args.sizes.split(",")], args.work)
+    else:
+        profile(args.folder, args.top)
+
+
+if __name__ == "__main__":
+    main()
