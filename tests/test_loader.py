@@ -11,6 +11,7 @@ import pytest
 
 from feedsvc.cli import main
 from feedsvc.content import loader
+from feedsvc.content.folder import article_paths
 from feedsvc.content.loader import LoadResult, Skipped, load_file, load_folder
 
 from .conftest import FIXTURES, REPO
@@ -244,3 +245,14 @@ def test_a_chunk_a_dead_worker_took_is_read_by_the_main_process(
     assert parallel.articles == serial.articles
     assert parallel.signatures == serial.signatures
     assert "a loading worker exited early" in caplog.text
+
+
+def test_files_are_read_in_path_order_whatever_the_punctuation_of_folder_names(tmp_path: Path):
+    # "a-b" sorts after "a" as a folder name, though "-" sorts before "/" in a string.
+    names = ["a.md", "a/b.md", "a-b/c.md", "a b.md", "a/b/c.md", "a0.md", "A.md", "a/-.md"]
+    for name in names:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("---\ntitle: x\n---\n")
+    expected = [path.relative_to(tmp_path).as_posix() for path in article_paths(tmp_path)]
+    assert [source for _, source in loader._article_files(tmp_path)] == expected
+    assert expected.index("a/b/c.md") < expected.index("a-b/c.md")
