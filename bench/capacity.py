@@ -29,6 +29,7 @@ import httpx
 
 from bench.clients import corpus, first_requests, percentile, serve_every_feed, warm_page_cache
 from bench.peers import feedsvc, rss_kib
+from feedsvc.content.model import Article
 from feedsvc.core.publisher import Publisher
 from feedsvc.render.urls import DEFAULT_LIMIT
 
@@ -156,6 +157,9 @@ def profile(folder: Path, top: int) -> None:
     print(f"== memory after a warm load: {total / MB:.0f} MB traced, {total / count:,.0f} bytes/article")
     for stat in snap.statistics("lineno")[:top]:
         print(f"{stat.size / count:8.0f} B/article {stat.count / count:6.2f} blocks/article  {stat.traceback}")
+    print("== what the articles hold, by field (each object counted once, with what it holds)")
+    for name, size in by_field(list(publisher.index.all_articles())).most_common():
+        print(f"{name:16} {size / count:8.0f} B/article")
     by_type: Counter[str] = Counter()
     sizes: Counter[str] = Counter()
     for obj in gc.get_objects():
@@ -165,6 +169,25 @@ def profile(folder: Path, top: int) -> None:
     for name, number in by_type.most_common(top):
         print(f"{name:24} {number / count:6.2f}/article {sizes[name] / count:8.0f} B/article")
     snapshot.unlink(missing_ok=True)
+
+
+def by_field(articles: list[Article]) -> Counter[str]:
+    """Bytes per Article field, each object counted once (shared topics and providers are cheap)."""
+    seen: set[int] = set()
+    sizes: Counter[str] = Counter({"Article tuple": sum(sys.getsizeof(a) for a in articles)})
+    for name in Article._fields:
+        sizes[name] = sum(_deep_size(getattr(article, name), seen) for article in articles)
+    return sizes
+
+
+def _deep_size(value: object, seen: set[int]) -> int:
+    if id(value) in seen or value is None or isinstance(value, bool):
+        return 0
+    seen.add(id(value))
+    size = sys.getsizeof(value)
+    if isinstance(value, tuple):
+        size += sum(_deep_size(item, seen) for item in value)
+    return size
 
 
 def main() -> None:
