@@ -188,8 +188,7 @@ def _read_in_parallel(files: list[tuple[str, str]], workers: int, progress: Prog
     follows how fast each side goes (a worker starts ~0.1 s late: a new
     interpreter, then the imports). Each worker sends its results down a
     pipe of its own, from a thread, so it never waits for this process to
-    read them; this process takes in what has arrived after each chunk of its
-    own, and the rest once its own part is done. A chunk a
+    read them; this process reads them once its own part is done. A chunk a
     worker took but never delivered (it died, or hung) is read here.
     """
     import multiprocessing
@@ -214,9 +213,14 @@ def _read_in_parallel(files: list[tuple[str, str]], workers: int, progress: Prog
         def tell() -> None:
             progress(sum(len(part) for part in done.values()), len(files))
 
-        def receive(timeout: float) -> bool:
-            """Take in what the workers sent within ``timeout``; False if none sent anything."""
-            ready = wait(readers, timeout=timeout)
+        while (number := _take(counter, len(chunks))) is not None:
+            done[number] = _read_chunk(chunks[number])
+            tell()
+        while readers:
+            ready = wait(readers, timeout=WORKER_SILENCE)
+            if not ready:
+                log.warning("a loading worker sent nothing for %d s; reading its part here", WORKER_SILENCE)
+                break
             for reader in [reader for reader in readers if reader in ready]:
                 try:
                     message = reader.recv()
@@ -229,18 +233,6 @@ def _read_in_parallel(files: list[tuple[str, str]], workers: int, progress: Prog
                     number, loaded = message
                     done[number] = [_share(item) for item in loaded]
                     tell()
-            return bool(ready)
-
-        while (number := _take(counter, len(chunks))) is not None:
-            done[number] = _read_chunk(chunks[number])
-            tell()
-            # Unpickle what arrived while the workers parse on: left to the end, it was
-            # a serial tail of ~6 us per article (0.6 s at 100,000) with the workers idle.
-            receive(0)
-        while readers:
-            if not receive(WORKER_SILENCE):
-                log.warning("a loading worker sent nothing for %d s; reading its part here", WORKER_SILENCE)
-                break
         return [item for number, chunk in enumerate(chunks) for item in done.get(number) or _read_chunk(chunk)]
     finally:
         for reader in readers:
