@@ -224,7 +224,7 @@ def make(source: str, day: int, **fields: Any) -> Article:
 
 def test_index_page_bisects_to_the_position_and_reports_more():
     index = Index([make(f"{n:03d}.md", n % 7) for n in range(40)])
-    order = index.articles
+    order = list(index.articles)
     query = FeedQuery((ALL,), 5)
     seen: list[Article] = []
     while True:

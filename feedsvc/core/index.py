@@ -12,19 +12,22 @@ revision, so every other feed keeps its cached bytes and its ETag.
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left, bisect_right, insort
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from heapq import merge
 from itertools import count, islice, takewhile
-from operator import attrgetter
-from typing import NamedTuple
+from typing import NamedTuple, overload
 
 from feedsvc.content.model import Article, Image, Provider, Topic
+from feedsvc.core.layered import Layered
 from feedsvc.core.query import DEFAULT_LIMIT, MAX_LIMIT, FeedQuery, Position
+from feedsvc.core.records import Head, moment
+from feedsvc.core.store import Store
 from feedsvc.text import slugify
 
 # The most items any URL can ask for; a change beyond it is invisible to the first pages.
@@ -105,12 +108,53 @@ def feed_refs(article: Article | None) -> set[FeedRef]:
     return refs
 
 
+class Articles(Sequence[Article]):
+    """A feed's members as articles, made from their records when read (a view, not a copy)."""
+
+    __slots__ = ("_numbers", "_store")
+
+    def __init__(self, store: Store, numbers: array[int]) -> None:
+        self._store, self._numbers = store, numbers
+
+    def __len__(self) -> int:
+        return len(self._numbers)
+
+    @overload
+    def __getitem__(self, position: int) -> Article: ...
+    @overload
+    def __getitem__(self, position: slice) -> list[Article]: ...
+    def __getitem__(self, position: int | slice) -> Article | list[Article]:
+        if isinstance(position, slice):
+            return list(map(self._store.article, self._numbers[position]))
+        return self._store.article(self._numbers[position])
+
+    def __iter__(self) -> Iterator[Article]:
+        return map(self._store.article, self._numbers)
+
+
+@dataclass(frozen=True, slots=True)
+class Parts:
+    """Everything an index is made of: what the snapshot saves and restores."""
+
+    store: Store
+    by_source: dict[str, int]
+    by_url: dict[str, str | list[str]]
+    members: dict[FeedRef, array[int]]
+    info: dict[FeedRef, FeedInfo]
+    names: dict[FeedRef, Counter[str]]
+    unpublished_count: int
+
+
 class Index:
-    """Articles by file, and published articles per feed, newest first."""
+    """Articles by file, and published articles per feed, newest first.
+
+    Articles are kept as records in a :class:`Store` and named by number; a
+    feed's members are an array of numbers, newest first. Nothing here holds
+    an :class:`Article` object: they are made when read.
+    """
 
     def __init__(self, articles: Iterable[Article]) -> None:
         """Build a snapshot from scratch (it is on the start-up path: 20,000 articles in ~35 ms)."""
-        self.generation = next(_generations)
         everything = {article.source: article for article in articles}
         by_url: dict[str, list[str]] = {}
         for article in everything.values():
@@ -121,54 +165,104 @@ class Index:
                 everything.update(_guids([everything[source] for source in sources]))
             elif (article := everything[sources[0]]).guid != url:  # the parser sets guid = url already
                 everything[article.source] = article._replace(guid=url)
-        # Almost every URL has one article: keep its source itself, not a list.
-        self._by_url: dict[str, str | list[str]] = {
-            url: sources[0] if len(sources) == 1 else sources for url, sources in by_url.items()
-        }
-        self._by_source = everything
-        self.unpublished_count = sum(1 for a in everything.values() if not a.published)
-        published = [a for a in everything.values() if a.published]
+        store = Store()
+        listed = list(everything.values())
+        numbers = store.add_all(listed)  # 0, 1, 2, ...: a number is a position in ``listed``
+        published = [number for number in numbers if listed[number].published]
         # Newest first, equal dates by file name (sort_key), in two stable C-speed sorts.
-        published.sort(key=attrgetter("source"))
-        published.sort(key=attrgetter("published_at"), reverse=True)
-        self._members = {ALL: published}
-        generation = self.generation
-        self._info = {ALL: FeedInfo(ALL, "", len(published), _newest(published), None, generation, generation)}
-        for kind, groups in _group(published).items():
-            for key, (members, first, mixed) in groups.items():
+        published.sort(key=store.sources.__getitem__)
+        published.sort(key=store.published_us.__getitem__, reverse=True)
+        generation = next(_generations)
+        members = {ALL: array("I", published)}
+        info = {ALL: FeedInfo(ALL, "", len(published), _newest(store, members[ALL]), None, generation, generation)}
+        names: dict[FeedRef, Counter[str]] = {}
+        for kind, groups in _group(listed, published).items():
+            for key, (group, first, mixed) in groups.items():
                 ref = FeedRef(kind, key)
-                self._members[ref] = members
+                members[ref] = found = array("I", group)
                 # Topics and providers are shared objects: a feed whose articles all hold the
                 # same one is named by it; only one with several spellings needs counting.
-                self._info[ref] = (
-                    _describe(ref, members, self.generation)
-                    if mixed
-                    else FeedInfo(ref, first.name, len(members), _newest(members), _logo(first), generation, generation)
-                )
+                if mixed:
+                    names[ref] = _spellings(ref, (listed[n] for n in group))
+                    name, logo = _most_common(names[ref]), _first_logo(ref, (listed[n] for n in group))
+                else:
+                    name, logo = first.name, _logo(first)
+                info[ref] = FeedInfo(ref, name, len(found), _newest(store, found), logo, generation, generation)
+        self._set(
+            Parts(
+                store,
+                dict(zip(store.sources, numbers, strict=True)),
+                {url: sources[0] if len(sources) == 1 else sorted(sources) for url, sources in by_url.items()},
+                members,
+                info,
+                names,
+                sum(1 for a in listed if not a.published),
+            ),
+            generation,
+        )
+
+    @classmethod
+    def restore(cls, parts: Parts) -> Index:
+        """An index from the parts another one was made of (see :meth:`parts`)."""
+        index = object.__new__(cls)
+        index._set(parts, next(_generations))
+        return index
+
+    def _set(self, parts: Parts, generation: int) -> None:
+        self.generation = generation
+        self._store = parts.store
+        self._by_source: Layered[str, int] = Layered(parts.by_source)
+        self._by_url: Layered[str, str | list[str]] = Layered(parts.by_url)
+        self._members = parts.members
+        self._info = parts.info
+        self._names = parts.names
+        self.unpublished_count = parts.unpublished_count
+
+    def parts(self) -> Parts:
+        """What this index is made of, for the snapshot (the maps flattened)."""
+        return Parts(
+            self._store,
+            dict(self._by_source.items()),
+            dict(self._by_url.items()),
+            self._members,
+            self._info,
+            self._names,
+            self.unpublished_count,
+        )
 
     @property
-    def articles(self) -> list[Article]:
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def articles(self) -> Articles:
         """Every published article, newest first."""
-        return self._members[ALL]
+        return Articles(self._store, self._members[ALL])
 
     def article(self, source: str) -> Article | None:
         """The article read from one file (published or not), if any."""
-        return self._by_source.get(source)
+        number = self._by_source.get(source)
+        return None if number is None else self._store.article(number)
 
     def sources(self) -> Iterable[str]:
         return self._by_source.keys()
 
-    def all_articles(self) -> Iterable[Article]:
-        """Every article, published or not, in no particular order."""
+    def numbers(self) -> Iterable[int]:
+        """Every article's number, published or not, in no particular order."""
         return self._by_source.values()
+
+    def all_articles(self) -> Iterable[Article]:
+        """Every article, published or not, in no particular order (each one made: O(all))."""
+        return map(self._store.article, self._by_source.values())
 
     def info(self, ref: FeedRef) -> FeedInfo | None:
         """Given a feed, return its description, or None when there is no such feed."""
         return self._info.get(ref)
 
-    def select(self, ref: FeedRef, limit: int) -> Sequence[Article]:
+    def select(self, ref: FeedRef, limit: int) -> list[Article]:
         """Given a feed and a limit, return its newest ``limit`` articles."""
-        return self._members.get(ref, [])[:limit]
+        numbers = self._members.get(ref)
+        return [] if numbers is None else list(map(self._store.article, numbers[:limit]))
 
     def page(self, query: FeedQuery) -> tuple[list[Article], bool]:
         """Given a query, return its items (at most ``limit``, strictly after its position,
@@ -179,8 +273,10 @@ class Index:
         full: at worst every member of the feeds named (``since`` stops early, since
         members are newest first).
         """
-        streams = [_members_after(self._members.get(ref, []), query.after) for ref in query.refs]
-        items: Iterator[Article] = streams[0] if len(streams) == 1 else _union(streams)
+        store = self._store
+        streams = [_members_after(store, self._members.get(ref, _EMPTY), query.after) for ref in query.refs]
+        numbers = streams[0] if len(streams) == 1 else _union(store, streams)
+        items: Iterator[Article] = map(store.article, numbers)
         since, passes = query.filters.since, query.filters.predicate()
         if since is not None:
             items = takewhile(lambda article: article.published_at >= since, items)
@@ -217,7 +313,7 @@ class Index:
         union = FeedRef(FeedKind.TOPIC, "+".join(info.ref.key for info in parts))
         updated = max((info.updated for info in parts if info.updated), default=None)
         changed = max(info.changed for info in parts)  # generations only grow: any change raises it
-        count = len({id(a) for info in parts for a in self._members[info.ref]})
+        count = len(set().union(*(self._members[info.ref] for info in parts)))
         return FeedInfo(union, " + ".join(info.name for info in parts), count, updated, None, changed, changed)
 
     def feeds(self, kind: FeedKind) -> list[FeedInfo]:
@@ -225,60 +321,87 @@ class Index:
         found = [info for ref, info in self._info.items() if ref.kind is kind]
         return sorted(found, key=lambda info: (info.name.lower(), info.ref.key))
 
+    def images(self) -> Iterator[Image]:
+        """Every image of the published articles, newest article first (reads only the records' heads)."""
+        head = self._store.head
+        for number in self._members[ALL]:
+            yield from head(number).images
+
+    def holding(self, urls: Container[str]) -> Iterator[Article]:
+        """Every article, published or not, with an image at one of these URLs (reads every head)."""
+        store = self._store
+        for number in self._by_source.values():
+            if any(image.url in urls for image in store.head(number).images):
+                yield store.article(number)
+
     def apply(self, changes: Mapping[str, Article | None]) -> tuple[Index, IndexDiff]:
         """Given new versions of some files (None: the file is gone), return
-        the next snapshot and what changed. ``self`` is left untouched."""
+        the next snapshot and what changed. ``self`` is left untouched.
+
+        It costs O(changes) whatever the folder's size, apart from copying the
+        arrays of the feeds the changed articles are in (4 bytes a member).
+        """
+        store, by_source = self._store, self._by_source
+        current: dict[str, Article | None] = {}  # the new version of every touched file
+        for source, article in changes.items():
+            number = by_source.get(source)
+            if article is None:
+                if number is not None:
+                    current[source] = None
+            elif number is None or store.article(number)._replace(guid=article.guid) != article:
+                current[source] = article  # the guid is the index's to set
+        url_changes: dict[str, str | list[str] | None] = {}
+        touched_urls = _urls(self._head(s) for s in current) | _urls(current.values())
+        for url in touched_urls:
+            known = self._by_url.get(url)
+            candidates = ({known} if isinstance(known, str) else set(known or ())) | current.keys()
+            group = sorted(s for s in candidates if (a := self._after(s, current)) and a.published and a.url == url)
+            url_changes[url] = (group[0] if len(group) == 1 else group) if group else None
+            if group:
+                current.update(_guids([a for s in group if (a := self._after(s, current)) is not None]))
         new = object.__new__(Index)
         new.generation = next(_generations)
-        by_source = dict(self._by_source)
-        for source, article in changes.items():
-            old = self._by_source.get(source)
-            if article is None:
-                by_source.pop(source, None)
-            elif old is None or old._replace(guid=article.guid) != article:  # the guid is the index's to set
-                by_source[source] = article
-        touched = {s for s in changes if by_source.get(s) is not self._by_source.get(s)}
-        new._by_url = dict(self._by_url)
-        for url in _urls(self._by_source.get(s) for s in touched) | _urls(by_source.get(s) for s in touched):
-            known = self._by_url.get(url, ())
-            candidates = ({known} if isinstance(known, str) else set(known)) | touched
-            group = sorted(s for s in candidates if (a := by_source.get(s)) and a.published and a.url == url)
-            if group:
-                new._by_url[url] = group[0] if len(group) == 1 else group
-                renamed = _guids([by_source[s] for s in group])
-                by_source.update(renamed)
-                touched.update(renamed)
-            else:
-                new._by_url.pop(url, None)
-        new._by_source = by_source
+        new._store = store
+        numbers: dict[str, int | None] = {
+            source: None if article is None else store.add(article) for source, article in current.items()
+        }
+        new._by_source = by_source.updated(numbers)
+        new._by_url = self._by_url.updated(url_changes)
         new.unpublished_count = self.unpublished_count + sum(
-            _unpublished(by_source.get(s)) - _unpublished(self._by_source.get(s)) for s in touched
+            _unpublished(current[s]) - _unpublished(self._head(s)) for s in current
         )
         new._members = dict(self._members)
         new._info = dict(self._info)
-        affected: dict[FeedRef, list[Article]] = {}
-        for source in touched:
-            old, current = self._by_source.get(source), by_source.get(source)
-            old_refs, current_refs = feed_refs(old), feed_refs(current)
+        new._names = dict(self._names)
+        affected: dict[FeedRef, _Change] = {}
+        for source, article in current.items():
+            old_number = by_source.get(source)
+            old = None if old_number is None else store.head(old_number)
+            old_refs, current_refs = _head_refs(old), feed_refs(article)
             for ref in old_refs | current_refs:
-                members = affected.get(ref)
-                if members is None:
-                    members = affected[ref] = list(self._members.get(ref, []))
-                if old is not None and ref in old_refs:
-                    _remove(members, old)
-                if current is not None and ref in current_refs:
-                    insort(members, current, key=sort_key)
+                change = affected.get(ref)
+                if change is None:
+                    change = affected[ref] = _Change(array("I", self._members.get(ref, _EMPTY)))
+                if old is not None and old_number is not None and ref in old_refs:
+                    _remove(store, change.members, old_number)
+                    change.gone.append(old)
+                new_number = numbers[source]
+                if article is not None and new_number is not None and ref in current_refs:
+                    insort(change.members, new_number, key=store.key)
+                    change.added.append(article)
         revised, visible, removed = set(), set(), set()
-        for ref, members in affected.items():
+        for ref, change in affected.items():
+            members = change.members
             if not members and ref != ALL:
                 new._members.pop(ref, None)
                 new._info.pop(ref, None)
+                new._names.pop(ref, None)
                 removed.add(ref)
                 continue
-            before = self._members.get(ref, [])
+            before = self._members.get(ref, _EMPTY)
             new._members[ref] = members
             previous = self._info.get(ref)
-            info = _describe(ref, members, new.generation)
+            info = new._describe(ref, members, previous, change)
             same_header = previous is not None and (previous.name, previous.logo) == (info.name, info.logo)
             if previous is not None and same_header and _same_window(before, members, WINDOW):
                 info = replace(info, revision=previous.revision)  # output unchanged: keep cache and ETag
@@ -289,58 +412,128 @@ class Index:
             new._info[ref] = info
         return new, IndexDiff(frozenset(revised), frozenset(visible), frozenset(removed))
 
+    def _head(self, source: str) -> Head | None:
+        """The head of the version of a file this index holds, if any."""
+        number = self._by_source.get(source)
+        return None if number is None else self._store.head(number)
 
-def _same_window(before: list[Article], after: list[Article], size: int) -> bool:
+    def _after(self, source: str, current: Mapping[str, Article | None]) -> Article | None:
+        """A file's article once the changes are made."""
+        if source in current:
+            return current[source]
+        number = self._by_source.get(source)
+        return None if number is None else self._store.article(number)
+
+    def _describe(self, ref: FeedRef, members: array[int], previous: FeedInfo | None, change: _Change) -> FeedInfo:
+        """A changed feed's header: the most used name (counting only when spellings differ), the newest logo."""
+        revision = self.generation
+        newest = _newest(self._store, members)
+        if ref.kind is FeedKind.ALL:
+            return FeedInfo(ref, "", len(members), newest, None, revision, revision)
+        added = _spellings(ref, change.added)
+        names = self._names.get(ref)
+        if names is not None or previous is None or set(added) - {previous.name}:
+            if names is None:  # a new feed, or a second spelling: count every member's
+                names = _spellings(ref, map(self._store.head, members))
+            else:
+                names = names + added  # Counter addition drops what falls to zero
+                names.subtract(_spellings(ref, change.gone))
+                names = +names
+            name = _most_common(names)
+            if len(names) > 1:
+                self._names[ref] = names
+            else:
+                self._names.pop(ref, None)
+        else:
+            name = previous.name  # one spelling before and after
+        logo = None
+        if ref.kind is FeedKind.PROVIDER and (previous is None or previous.logo is not None or _has_logo(change.added)):
+            logo = _first_logo(ref, map(self._store.head, members))
+        return FeedInfo(ref, name, len(members), newest, logo, revision, revision)
+
+
+@dataclass(slots=True)
+class _Change:
+    """One feed's new members during an apply, and the articles that came and went."""
+
+    members: array[int]
+    added: list[Article] = field(default_factory=list)
+    gone: list[Head] = field(default_factory=list)
+
+
+_EMPTY: array[int] = array("I")
+
+
+def _spellings(ref: FeedRef, articles: Iterable[Article | Head]) -> Counter[str]:
+    """How often each spelling of a feed's name occurs in these articles."""
+    if ref.kind is FeedKind.TOPIC:
+        return Counter(t.name for a in articles for t in a.topics if t.slug == ref.key)
+    return Counter(a.provider.name for a in articles if a.provider is not None and a.provider.domain == ref.key)
+
+
+def _first_logo(ref: FeedRef, articles: Iterable[Article | Head]) -> Image | None:
+    """A provider feed's logo: the newest member's provider's first image."""
+    if ref.kind is not FeedKind.PROVIDER:
+        return None
+    return next((a.provider.images[0] for a in articles if a.provider is not None and a.provider.images), None)
+
+
+def _has_logo(articles: Iterable[Article]) -> bool:
+    return any(a.provider is not None and a.provider.images for a in articles)
+
+
+def _head_refs(head: Head | None) -> set[FeedRef]:
+    """The feeds the article with this head appears in (feed_refs from the head alone)."""
+    if head is None or not head.published:
+        return set()
+    refs = {ALL}
+    refs.update(FeedRef(FeedKind.TOPIC, topic.slug) for topic in head.topics)
+    if head.provider and head.provider.domain:
+        refs.add(FeedRef(FeedKind.PROVIDER, head.provider.domain))
+    return refs
+
+
+def _same_window(before: array[int], after: array[int], size: int) -> bool:
     """Whether a first page of ``size`` items is the same: its items, and whether older ones follow (rel="next")."""
     return before[:size] == after[:size] and (len(before) > size) == (len(after) > size)
 
 
-def _group(published: list[Article]) -> dict[FeedKind, dict[str, tuple[list[Article], Topic | Provider, bool]]]:
-    """The members of every topic and provider feed, in order; for each, the
-    first topic or provider object seen, and whether any other was seen."""
-    groups: dict[FeedKind, dict[str, tuple[list[Article], Topic | Provider, bool]]] = {
+def _group(
+    listed: list[Article], published: list[int]
+) -> dict[FeedKind, dict[str, tuple[list[int], Topic | Provider, bool]]]:
+    """The members of every topic and provider feed, in order (article numbers: positions in
+    ``listed``); for each, the first topic or provider object seen, and whether any other was seen."""
+    groups: dict[FeedKind, dict[str, tuple[list[int], Topic | Provider, bool]]] = {
         FeedKind.TOPIC: {},
         FeedKind.PROVIDER: {},
     }
     topics, providers = groups[FeedKind.TOPIC], groups[FeedKind.PROVIDER]
-    for article in published:
+    for number in published:
+        article = listed[number]
         for topic in article.topics:
             group = topics.get(topic.slug)
             if group is None:
-                topics[topic.slug] = ([article], topic, False)
+                topics[topic.slug] = ([number], topic, False)
             else:
                 members, first, mixed = group
-                if members[-1] is not article:  # a topic listed twice counts once
-                    members.append(article)
+                if members[-1] != number:  # a topic listed twice counts once
+                    members.append(number)
                 if topic is not first and not mixed:
                     topics[topic.slug] = (members, first, True)
         provider = article.provider
         if provider is not None and provider.domain:
             group = providers.get(provider.domain)
             if group is None:
-                providers[provider.domain] = ([article], provider, False)
+                providers[provider.domain] = ([number], provider, False)
             else:
-                group[0].append(article)
+                group[0].append(number)
                 if provider is not group[1] and not group[2]:
                     providers[provider.domain] = (group[0], group[1], True)
     return groups
 
 
-def _describe(ref: FeedRef, members: list[Article], revision: int) -> FeedInfo:
-    """A feed's header from its members: the most used name, the newest logo."""
-    if ref.kind is FeedKind.TOPIC:
-        names = Counter(t.name for a in members for t in a.topics if t.slug == ref.key)
-        return FeedInfo(ref, _most_common(names), len(members), _newest(members), None, revision, revision)
-    if ref.kind is FeedKind.PROVIDER:
-        providers = [a.provider for a in members if a.provider]
-        names = Counter(p.name for p in providers)
-        logo = next((p.images[0] for p in providers if p.images), None)
-        return FeedInfo(ref, _most_common(names), len(members), _newest(members), logo, revision, revision)
-    return FeedInfo(ref, "", len(members), _newest(members), None, revision, revision)
-
-
-def _newest(members: list[Article]) -> datetime | None:
-    return members[0].published_at if members else None
+def _newest(store: Store, members: array[int]) -> datetime | None:
+    return moment(store.published_us[members[0]]) if members else None
 
 
 def _logo(first: Topic | Provider) -> Image | None:
@@ -364,34 +557,34 @@ def _guids(group: list[Article]) -> dict[str, Article]:
     return changed
 
 
-def _urls(articles: Iterable[Article | None]) -> set[str]:
+def _urls(articles: Iterable[Article | Head | None]) -> set[str]:
     return {a.url for a in articles if a is not None and a.published}
 
 
-def _members_after(members: list[Article], after: Position | None) -> Iterator[Article]:
+def _members_after(store: Store, members: array[int], after: Position | None) -> Iterator[int]:
     """A feed's members strictly after a position (all of them for None), found by bisection."""
-    start = 0 if after is None else bisect_right(members, after.key, key=sort_key)
+    start = 0 if after is None else bisect_right(members, after.key, key=store.key)
     return map(members.__getitem__, range(start, len(members)))
 
 
-def _union(streams: list[Iterator[Article]]) -> Iterator[Article]:
+def _union(store: Store, streams: list[Iterator[int]]) -> Iterator[int]:
     """Several feeds' members merged into one order, each article once (it is in several topics)."""
     previous = None
-    for article in merge(*streams, key=sort_key):
-        if article.source != previous:
-            previous = article.source
-            yield article
+    for number in merge(*streams, key=store.key):
+        if number != previous:
+            previous = number
+            yield number
 
 
-def _remove(members: list[Article], article: Article) -> None:
-    position = bisect_left(members, sort_key(article), key=sort_key)
-    if position < len(members) and members[position] is article:
+def _remove(store: Store, members: array[int], number: int) -> None:
+    position = bisect_left(members, store.key(number), key=store.key)
+    if position < len(members) and members[position] == number:
         del members[position]
     else:  # cannot happen while sort keys are unique (they include the file name)
-        members.remove(article)
+        members.remove(number)
 
 
-def _unpublished(article: Article | None) -> int:
+def _unpublished(article: Article | Head | None) -> int:
     return 1 if article is not None and not article.published else 0
 
 

@@ -1,0 +1,93 @@
+"""A dictionary that is copied in O(changes): a shared base and a small layer of changes on top.
+
+The index maps every file name and every URL to its articles; a new index
+snapshot per edited file must not copy a million entries. :meth:`Layered.updated`
+returns a new map sharing the base and copying only the layer, which is
+folded into a new base once it is large (a copy of the base once every
+``FOLD`` changes: a few hundred nanoseconds a change, spread out).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Generic, TypeVar, cast
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+FOLD = 8192
+
+
+class _Gone:
+    """Marks a key removed in the layer while the base still has it."""
+
+
+_GONE = _Gone()
+
+
+class Layered(Mapping[K, V], Generic[K, V]):
+    """An immutable mapping; ``updated`` makes the next one."""
+
+    __slots__ = ("_base", "_layer", "_length")
+
+    def __init__(self, base: dict[K, V] | None = None) -> None:
+        self._base: dict[K, V] = base if base is not None else {}
+        self._layer: dict[K, V | _Gone] = {}
+        self._length = len(self._base)
+
+    def __getitem__(self, key: K) -> V:
+        found = self._layer.get(key, None)
+        if found is None:
+            return self._base[key]
+        if found is _GONE:
+            raise KeyError(key)
+        return cast(V, found)
+
+    def get(self, key: K, default: V | None = None) -> V | None:  # type: ignore[override]
+        found = self._layer.get(key, None)
+        if found is None:
+            return self._base.get(key, default)
+        return default if found is _GONE else cast(V, found)
+
+    def __contains__(self, key: object) -> bool:
+        found = self._layer.get(key, None)  # type: ignore[arg-type]
+        return key in self._base if found is None else found is not _GONE
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __iter__(self) -> Iterator[K]:
+        layer = self._layer
+        for key in self._base:
+            if layer.get(key, None) is not _GONE:
+                yield key
+        for key, value in layer.items():
+            if value is not _GONE and key not in self._base:
+                yield key
+
+    def updated(self, changes: Mapping[K, V | None]) -> Layered[K, V]:
+        """The map with these changes (None: remove the key); ``self`` is left as it was."""
+        new = object.__new__(Layered)
+        layer = dict(self._layer)
+        length = self._length
+        for key, value in changes.items():
+            had = key in self
+            if value is None:
+                if had:
+                    layer[key] = _GONE
+                    length -= 1
+                continue
+            layer[key] = value
+            length += not had
+        if len(layer) > FOLD:
+            base = dict(self._base)
+            for key, change in layer.items():
+                if isinstance(change, _Gone):
+                    base.pop(key, None)
+                else:
+                    base[key] = change
+            new._base, new._layer = base, {}
+        else:
+            new._base, new._layer = self._base, layer
+        new._length = length
+        return new

@@ -1,0 +1,145 @@
+"""One article as one compact record of bytes, and back.
+
+The index keeps every article as a record (its text as UTF-8, dates as
+integers, no object per field) and makes the :class:`Article` a renderer
+reads only when it is read: a 50-item feed makes 50. A million articles
+then cost about their text, not a dozen Python objects each, and the
+start-up snapshot is these records laid end to end, mapped, not parsed.
+
+A record is two ``marshal`` values behind a 4-byte length: the *head*, what
+keeping the index up to date reads (published, URL, guid, topics, provider,
+images), and the *body*, the rest. Reading the head alone costs a fraction of
+the whole. ``marshal`` builds only plain values (tuples, strings, numbers), in
+C, and never runs code; its format belongs to this Python version, which is
+part of the snapshot's identity. It is not hardened against hostile bytes,
+so records are only ever read from this process's own memory or from a
+snapshot this user alone can write, checked whole before use (core.snapshot). The file name and the publication time are
+not in the record: the index keeps them in its own columns, for sorting.
+"""
+
+from __future__ import annotations
+
+import marshal
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
+
+from feedsvc.content.model import Article, Image, Problem, Provider, Related, Topic
+from feedsvc.content.sharing import one_image, one_provider, one_topic
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_HEAD_LENGTH = 4  # bytes, little-endian: the head's length
+
+
+def microseconds(moment: datetime) -> int:
+    """A UTC datetime as whole microseconds since 1970 (exact, unlike a float timestamp)."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def moment(microseconds: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=microseconds)
+
+
+class Head(NamedTuple):
+    """What index maintenance reads of an article without making all of it."""
+
+    published: bool
+    url: str
+    guid: str
+    topics: tuple[Topic, ...]
+    provider: Provider | None
+    images: tuple[Image, ...]
+
+
+def pack(article: Article) -> bytes:
+    """The record of an article (without its file name and publication time, which the index keeps)."""
+    head = marshal.dumps(
+        (
+            article.published,
+            article.url,
+            article.guid,
+            tuple(tuple(topic) for topic in article.topics),
+            _provider_value(article.provider),
+            tuple(tuple(image) for image in article.images),
+        )
+    )
+    body = marshal.dumps(
+        (
+            article.title,
+            microseconds(article.updated_at),
+            article.excerpt,
+            article.kind,
+            tuple(
+                (
+                    r.title,
+                    r.url,
+                    r.excerpt,
+                    None if r.published is None else microseconds(r.published),
+                    _provider_value(r.provider),
+                )
+                for r in article.related
+            ),
+            article.body_html,
+            article.category,
+            article.original_url,
+            tuple(tuple(problem) for problem in article.warnings),
+        )
+    )
+    return len(head).to_bytes(_HEAD_LENGTH, "little") + head + body
+
+
+def head(record: bytes | memoryview) -> Head:
+    """The head of a record alone."""
+    published, url, guid, topics, provider, images = marshal.loads(memoryview(record)[_HEAD_LENGTH:])  # noqa: S302 (module docstring)
+    return Head(
+        published,
+        url,
+        guid,
+        tuple([one_topic(*topic) for topic in topics]),
+        _provider(provider),
+        tuple([one_image(*image) for image in images]),
+    )
+
+
+def unpack(source: str, published_us: int, record: bytes | memoryview) -> Article:
+    """The article a record holds, with its file name and publication time given back."""
+    view = memoryview(record)
+    split = _HEAD_LENGTH + int.from_bytes(view[:_HEAD_LENGTH], "little")
+    published, url, guid, topics, provider, images = marshal.loads(view[_HEAD_LENGTH:split])  # noqa: S302
+    title, updated_us, excerpt, kind, related, body_html, category, original_url, warnings = marshal.loads(view[split:])  # noqa: S302
+    return Article(
+        source,
+        title,
+        url,
+        moment(published_us),
+        moment(updated_us),
+        excerpt,
+        kind,
+        published,
+        _provider(provider),
+        tuple([one_topic(*topic) for topic in topics]),
+        tuple([one_image(*image) for image in images]),
+        tuple([_related(*r) for r in related]),
+        body_html,
+        category,
+        original_url,
+        guid,
+        tuple([Problem(*problem) for problem in warnings]),
+    )
+
+
+def _provider_value(provider: Provider | None) -> Any:
+    if provider is None:
+        return None
+    return (provider.name, provider.domain, tuple(tuple(image) for image in provider.images))
+
+
+def _provider(value: Any) -> Provider | None:
+    if value is None:
+        return None
+    name, domain, images = value
+    return one_provider(name, domain, tuple([one_image(*image) for image in images]))
+
+
+def _related(title: str, url: str, excerpt: str, published_us: int | None, provider: Any) -> Related:
+    return Related(title, url, excerpt, None if published_us is None else moment(published_us), _provider(provider))

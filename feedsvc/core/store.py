@@ -1,0 +1,84 @@
+"""Every article the index has ever held, by number: the records, and the columns sorting reads.
+
+A :class:`Store` only grows. An article read again gets a new number, so a
+number always means one exact version, and index snapshots that share a
+store never see each other's changes. Articles are made from their records
+when read, with a bounded memo of the ones read last.
+
+Its records come from two places: a *base*, one buffer of records laid end to
+end with their offsets (a snapshot file mapped into memory), and the records
+added since, one ``bytes`` each.
+"""
+
+from __future__ import annotations
+
+import mmap
+from array import array
+from collections.abc import Iterable
+from functools import lru_cache
+
+from feedsvc.content.model import Article
+from feedsvc.core import records
+from feedsvc.core.records import Head
+
+# Articles kept made: enough for the feeds being rendered at once, a few MB.
+MEMO = 4096
+
+
+class Store:
+    """Records and sort columns by article number; safe for one writer thread and many readers."""
+
+    def __init__(
+        self,
+        base: bytes | memoryview | mmap.mmap = b"",
+        offsets: array[int] | None = None,
+        sources: list[str] | None = None,
+        published_us: array[int] | None = None,
+    ) -> None:
+        self._base = memoryview(base)
+        self._offsets = offsets if offsets is not None else array("Q", [0])
+        self._base_count = len(self._offsets) - 1
+        self._added: list[bytes | None] = []
+        self.sources: list[str] = sources if sources is not None else []
+        self.published_us: array[int] = published_us if published_us is not None else array("q")
+        if not len(self.sources) == len(self.published_us) == self._base_count:
+            raise ValueError("a store's columns must have one entry per record")
+        self.article = lru_cache(maxsize=MEMO)(self._make)
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    def add(self, article: Article) -> int:
+        """Keep one article; returns its number."""
+        self._added.append(records.pack(article))
+        self.published_us.append(records.microseconds(article.published_at))
+        self.sources.append(article.source)  # last: a number exists once its source does
+        return len(self.sources) - 1
+
+    def add_all(self, articles: Iterable[Article]) -> list[int]:
+        return [self.add(article) for article in articles]
+
+    def record(self, number: int) -> bytes | memoryview:
+        if number < self._base_count:
+            return self._base[self._offsets[number] : self._offsets[number + 1]]
+        found = self._added[number - self._base_count]
+        if found is None:
+            raise KeyError(f"article {number} was released")
+        return found
+
+    def head(self, number: int) -> Head:
+        return records.head(self.record(number))
+
+    def _make(self, number: int) -> Article:
+        return records.unpack(self.sources[number], self.published_us[number], self.record(number))
+
+    def key(self, number: int) -> tuple[int, str]:
+        """The index's sort key of an article (core.index.sort_key): newest first, ties by file name."""
+        return (-self.published_us[number], self.sources[number])
+
+    def records_of(self, numbers: Iterable[int]) -> Iterable[bytes | memoryview]:
+        return map(self.record, numbers)
+
+    def size(self) -> int:
+        """The bytes the records take."""
+        return self._offsets[-1] + sum(len(r) for r in self._added if r is not None)
