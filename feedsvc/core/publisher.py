@@ -76,16 +76,16 @@ class Publisher:
             saved = snapshot.load(snapshot_path, self.root) if snapshot_path else None
             self.held = {}
             if saved is not None:
-                try:
-                    index = Index(self._hold_all(saved.articles))
-                except Exception:  # a snapshot that passed its checks but still cannot be indexed
-                    log.exception("ignoring the snapshot %s", snapshot_path)
-                    saved = None
+                index = Index.restore(saved.parts)
         if saved is not None:
             with self._lock:
-                self._signatures = dict(saved.signatures)
+                self._signatures = saved.signatures
                 self.skipped = {s.source: s for s in saved.skipped}
+                self.held = {article.source: article for article in saved.held}
                 self.index = index
+            if saved.sizes != self.sizes.digest():  # sizes found after the snapshot was written
+                self.apply_sizes(dict.fromkeys(self.sizes.urls()))
+            self.release_due()  # held articles whose time came while we were down
             changed = self.changed_since_load(scan.result() if scan else None)
             # Re-reading changed files happens in this one process; when most of
             # the folder changed (a big git pull), the parallel full load is faster.
@@ -109,10 +109,11 @@ class Publisher:
     def save_snapshot(self, path: Path) -> None:
         """Write what is loaded now, for the next start (see feedsvc.core.snapshot)."""
         with self._lock:
+            index, signatures = self.index, dict(self._signatures)
             # Held articles are saved as written, so that they are released after a restart too.
-            articles = [self.held.get(article.source, article) for article in self.index.all_articles()]
-            state = snapshot.Snapshot(articles, list(self.skipped.values()), dict(self._signatures))
-        snapshot.save(path, self.root, state)
+            held, skipped, sizes = list(self.held.values()), list(self.skipped.values()), self.sizes.digest()
+        # The index is immutable: it is laid out without holding up publishing.
+        snapshot.save(path, self.root, snapshot.Snapshot(index.parts(), held, skipped, signatures, sizes))
 
     def now(self) -> datetime:
         """The time by this publisher's clock: what holding and releasing go by,
@@ -164,11 +165,10 @@ class Publisher:
         previous = {url: entry for url, entry in before.items() if entry is not None}
         with self._lock:
             changes: dict[str, Article | None] = {}
-            for article in self.index.all_articles():
-                if any(image.url in before for image in article.images):
-                    sized = self.sizes.fill(article, previous)
-                    if sized is not article:
-                        changes[article.source] = sized
+            for article in self.index.holding(before):
+                sized = self.sizes.fill(article, previous)
+                if sized is not article:
+                    changes[article.source] = sized
             for source, article in list(self.held.items()):  # as written, for when they come due
                 self.held[source] = self.sizes.fill(article, previous)
             if not changes:

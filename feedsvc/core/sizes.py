@@ -18,6 +18,7 @@ written owner-only and ignored when it is not private to this user.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -168,6 +169,18 @@ class SizeBook:
         if all(new is old for new, old in zip(images, article.images, strict=True)):
             return article
         return article._replace(images=images)
+
+    def urls(self) -> list[str]:
+        """Every URL whose size is known."""
+        with self._lock:
+            return [url for url, entry in self._entries.items() if entry.length is not None]
+
+    def digest(self) -> str:
+        """What the known sizes and types are, in one string: the snapshot keeps the digest
+        its articles were filled from, so a start can tell whether to fill them again."""
+        with self._lock:
+            rows = sorted(f"{url}\t{e.length}\t{e.type}" for url, e in self._entries.items() if e.length is not None)
+        return hashlib.sha256("\n".join(rows).encode()).hexdigest()
 
     # --- kept beside the snapshot ---------------------------------------------------------
 

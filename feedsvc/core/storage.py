@@ -20,6 +20,7 @@ import re
 import secrets
 import stat
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,8 @@ def temporary_for(path: Path) -> Path:
     return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Replace ``path`` with ``data`` durably and atomically.
+def atomic_write(path: Path, data: bytes | Iterable[bytes | memoryview], mode: int = 0o644) -> None:
+    """Replace ``path`` with ``data`` (bytes, or chunks written one after another) durably and atomically.
 
     Raises OSError (disk full, permission denied, folder gone...) with
     ``path`` untouched and no temporary file left.
@@ -43,7 +44,8 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
     try:
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         try:
-            write_all(descriptor, data)
+            for chunk in [data] if isinstance(data, bytes) else data:
+                write_all(descriptor, chunk)
             os.fsync(descriptor)  # the data is on disk before the name points at it
         finally:
             os.close(descriptor)
@@ -55,7 +57,7 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
     fsync_folder(path.parent)
 
 
-def write_all(descriptor: int, data: bytes) -> None:
+def write_all(descriptor: int, data: bytes | memoryview) -> None:
     """os.write until every byte is written (a write may be partial)."""
     view = memoryview(data)
     while view:

@@ -264,7 +264,7 @@ class Prober:
 
     def _images(self) -> list[Image]:
         """Every image of the published articles, newest article first."""
-        return [image for article in self.publisher.index.articles for image in article.images]
+        return list(self.publisher.index.images())
 
     async def probe_pass(self, client: httpx.AsyncClient) -> int:
         """Ask about every URL that is due (at most PASS_BUDGET); return how many."""

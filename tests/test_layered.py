@@ -1,0 +1,59 @@
+"""The layered map (core.layered): a dict copied in O(changes), checked against a plain dict."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from feedsvc.core import layered
+from feedsvc.core.layered import Layered
+
+changes = st.lists(st.dictionaries(st.sampled_from("abcdefgh"), st.none() | st.integers(0, 9), max_size=4), max_size=30)
+
+
+@pytest.mark.parametrize("fold", [1, 3, 8192])
+@given(steps=changes)
+@settings(max_examples=60, deadline=None)
+def test_layered_behaves_as_a_dict_with_every_version_kept(fold: int, steps: list[dict[str, int | None]]):
+    old = layered.FOLD
+    layered.FOLD = fold  # small: the layer is folded into a new base often
+    try:
+        model: dict[str, int] = {"a": 1, "b": 2}
+        current = Layered(dict(model))
+        versions = [(current, dict(model))]
+        for step in steps:
+            current = current.updated(step)
+            for key, value in step.items():
+                if value is None:
+                    model.pop(key, None)
+                else:
+                    model[key] = value
+            versions.append((current, dict(model)))
+        for version, expected in versions:  # updating never changed an earlier version
+            assert dict(version.items()) == expected
+            assert len(version) == len(expected) and sorted(version) == sorted(expected)
+            for key in "abcdefghz":
+                assert (key in version) == (key in expected)
+                assert version.get(key) == expected.get(key)
+    finally:
+        layered.FOLD = old
+
+
+def test_layered_missing_key_raises_key_error():
+    removed = Layered({"a": 1}).updated({"a": None})
+    with pytest.raises(KeyError):
+        removed["a"]
+    with pytest.raises(KeyError):
+        Layered[str, int]()["x"]
+
+
+def test_layered_shares_its_base_until_the_layer_is_large():
+    base = {str(n): n for n in range(100)}
+    first = Layered(base)
+    second = first.updated({"x": 1})
+    assert second._base is base and len(second._layer) == 1
+    folded = first
+    for n in range(layered.FOLD + 1):
+        folded = folded.updated({f"new{n}": n})
+    assert folded._base is not base and not folded._layer and len(folded) == 100 + layered.FOLD + 1
