@@ -205,7 +205,10 @@ class Index:
     def restore(cls, parts: Parts) -> Index:
         """An index from the parts another one was made of (see :meth:`parts`)."""
         index = object.__new__(cls)
-        index._set(parts, next(_generations))
+        generation = next(_generations)
+        # Revisions are this process's: new ones, so that no cached ETag of an earlier run can match by chance.
+        info = {ref: replace(found, revision=generation, changed=generation) for ref, found in parts.info.items()}
+        index._set(replace(parts, info=info), generation)
         return index
 
     def _set(self, parts: Parts, generation: int) -> None:
