@@ -173,9 +173,8 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log.read_text()}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    time.sleep(0.3)  # let the watcher set up (it reconciles anything missed anyway)
-                    return
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return  # loaded, and the folder compared with what was loaded
             except httpx.TransportError:
                 time.sleep(0.05)
         self.process.kill()

@@ -52,8 +52,23 @@ def test_layered_shares_its_base_until_the_layer_is_large():
     base = {str(n): n for n in range(100)}
     first = Layered(base)
     second = first.updated({"x": 1})
-    assert second._base is base and len(second._layer) == 1
+    assert second._base() is base and len(second._layer) == 1
     folded = first
     for n in range(layered.FOLD + 1):
         folded = folded.updated({f"new{n}": n})
-    assert folded._base is not base and not folded._layer and len(folded) == 100 + layered.FOLD + 1
+    assert folded._base() is not base and not folded._layer and len(folded) == 100 + layered.FOLD + 1
+
+
+def test_layered_makes_a_lazy_base_once_for_every_version():
+    calls = []
+
+    def make() -> dict[str, int]:
+        calls.append(1)
+        return {"a": 1, "b": 2}
+
+    first = Layered(make)
+    assert not calls  # nothing asked yet
+    second = first.updated({"c": 3, "a": None})
+    assert dict(second.items()) == {"b": 2, "c": 3} and len(second) == 2
+    assert dict(first.items()) == {"a": 1, "b": 2} and len(first) == 2
+    assert len(calls) == 1

@@ -15,7 +15,7 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left, bisect_right, insort
 from collections import Counter
-from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -137,8 +137,9 @@ class Parts:
     """Everything an index is made of: what the snapshot saves and restores."""
 
     store: Store
-    by_source: dict[str, int]
-    by_url: dict[str, str | list[str]]
+    # Either map may be given as a function that makes it, on first use (see core.layered).
+    by_source: dict[str, int] | Callable[[], dict[str, int]]
+    by_url: dict[str, str | list[str]] | Callable[[], dict[str, str | list[str]]]
     members: dict[FeedRef, array[int]]
     info: dict[FeedRef, FeedInfo]
     names: dict[FeedRef, Counter[str]]
@@ -222,11 +223,11 @@ class Index:
         self.unpublished_count = parts.unpublished_count
 
     def parts(self) -> Parts:
-        """What this index is made of, for the snapshot (the maps flattened)."""
+        """What this index is made of, for the snapshot (the maps made when read)."""
         return Parts(
             self._store,
-            dict(self._by_source.items()),
-            dict(self._by_url.items()),
+            lambda: dict(self._by_source.items()),
+            lambda: dict(self._by_url.items()),
             self._members,
             self._info,
             self._names,

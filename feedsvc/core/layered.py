@@ -5,11 +5,16 @@ snapshot per edited file must not copy a million entries. :meth:`Layered.updated
 returns a new map sharing the base and copying only the layer, which is
 folded into a new base once it is large (a copy of the base once every
 ``FOLD`` changes: a few hundred nanoseconds a change, spread out).
+
+The base may also be given as a function that makes it, called once, on
+first use, by whichever version of the map needs it first: a start from the
+snapshot does not build maps that serving feeds never reads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from typing import Generic, TypeVar, cast
 
 K = TypeVar("K")
@@ -25,20 +30,40 @@ class _Gone:
 _GONE = _Gone()
 
 
+class Lazy(Generic[K, V]):
+    """A base dictionary, made on first use (once, whichever thread asks first)."""
+
+    __slots__ = ("_lock", "_made", "_make")
+
+    def __init__(self, made: dict[K, V] | None, make: Callable[[], dict[K, V]] | None = None) -> None:
+        self._made, self._make = made, make
+        self._lock = threading.Lock()
+
+    def __call__(self) -> dict[K, V]:
+        made = self._made
+        if made is None:
+            with self._lock:
+                if self._made is None:
+                    assert self._make is not None
+                    self._made, self._make = self._make(), None
+                made = self._made
+        return made
+
+
 class Layered(Mapping[K, V], Generic[K, V]):
     """An immutable mapping; ``updated`` makes the next one."""
 
-    __slots__ = ("_base", "_layer", "_length")
+    __slots__ = ("_base", "_grown", "_layer")
 
-    def __init__(self, base: dict[K, V] | None = None) -> None:
-        self._base: dict[K, V] = base if base is not None else {}
+    def __init__(self, base: dict[K, V] | Callable[[], dict[K, V]] | None = None) -> None:
+        self._base: Lazy[K, V] = Lazy(None, base) if callable(base) else Lazy(base if base is not None else {})
         self._layer: dict[K, V | _Gone] = {}
-        self._length = len(self._base)
+        self._grown = 0  # entries added less entries removed by the layer
 
     def __getitem__(self, key: K) -> V:
         found = self._layer.get(key, None)
         if found is None:
-            return self._base[key]
+            return self._base()[key]
         if found is _GONE:
             raise KeyError(key)
         return cast(V, found)
@@ -46,48 +71,47 @@ class Layered(Mapping[K, V], Generic[K, V]):
     def get(self, key: K, default: V | None = None) -> V | None:  # type: ignore[override]
         found = self._layer.get(key, None)
         if found is None:
-            return self._base.get(key, default)
+            return self._base().get(key, default)
         return default if found is _GONE else cast(V, found)
 
     def __contains__(self, key: object) -> bool:
         found = self._layer.get(key, None)  # type: ignore[arg-type]
-        return key in self._base if found is None else found is not _GONE
+        return key in self._base() if found is None else found is not _GONE
 
     def __len__(self) -> int:
-        return self._length
+        return len(self._base()) + self._grown
 
     def __iter__(self) -> Iterator[K]:
-        layer = self._layer
-        for key in self._base:
+        layer, base = self._layer, self._base()
+        for key in base:
             if layer.get(key, None) is not _GONE:
                 yield key
         for key, value in layer.items():
-            if value is not _GONE and key not in self._base:
+            if value is not _GONE and key not in base:
                 yield key
 
     def updated(self, changes: Mapping[K, V | None]) -> Layered[K, V]:
         """The map with these changes (None: remove the key); ``self`` is left as it was."""
         new = object.__new__(Layered)
         layer = dict(self._layer)
-        length = self._length
+        grown = self._grown
         for key, value in changes.items():
             had = key in self
             if value is None:
                 if had:
                     layer[key] = _GONE
-                    length -= 1
+                    grown -= 1
                 continue
             layer[key] = value
-            length += not had
+            grown += not had
         if len(layer) > FOLD:
-            base = dict(self._base)
+            base = dict(self._base())
             for key, change in layer.items():
                 if isinstance(change, _Gone):
                     base.pop(key, None)
                 else:
                     base[key] = change
-            new._base, new._layer = base, {}
+            new._base, new._layer, new._grown = Lazy(base), {}, 0
         else:
-            new._base, new._layer = self._base, layer
-        new._length = length
+            new._base, new._layer, new._grown = self._base, layer, grown
         return new

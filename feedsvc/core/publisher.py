@@ -16,6 +16,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from functools import partial
+from itertools import islice
 from pathlib import Path
 
 from feedsvc.content.folder import BackgroundScan, Signature, article_paths, is_article_name, modified_at, signatures
@@ -24,6 +26,7 @@ from feedsvc.content.model import Article
 from feedsvc.core import snapshot
 from feedsvc.core.clock import Clock, utc_now
 from feedsvc.core.index import Index, IndexDiff
+from feedsvc.core.layered import Lazy
 from feedsvc.core.sizes import Entry, SizeBook, sizes_path
 from feedsvc.core.storage import remove_stale_temporaries
 from feedsvc.memory import paused_gc
@@ -53,7 +56,9 @@ class Publisher:
         self.held: dict[str, Article] = {}  # future-dated articles as written, by source
         self.listeners: list[Listener] = []
         self._clock = clock
-        self._signatures: dict[str, Signature] = {}
+        self._known: Lazy[str, Signature] = Lazy({})
+        # After a start from the snapshot, until catch_up: the digest of the image sizes it was filled from.
+        self._unchecked: str | None = None
         self._attempts: dict[str, int] = {}
         self._lock = threading.Lock()  # one update at a time; readers never wait
         # Image sizes and types found by the enclosure probe (live/probe.py), filled into
@@ -61,17 +66,26 @@ class Publisher:
         self.sizes = SizeBook()
         self.sizes_path: Path | None = None
 
-    def load(self, snapshot_path: Path | None = None, workers: int = 0) -> str:
+    def load(self, snapshot_path: Path | None = None, workers: int = 0, verify: bool = True) -> str:
         """Read the folder at start-up, from the snapshot where files are unchanged.
+
+        With ``verify`` False, a start from the snapshot returns as soon as
+        the snapshot is mapped, serving what it held; the caller must then
+        run :meth:`catch_up` (the watcher's first step does), which compares
+        the folder with it and publishes what changed while we were down. At
+        a million files that comparison (a stat each) takes longer than the
+        rest of the start.
 
         Returns how: "snapshot" or "full".
         """
-        remove_stale_temporaries(self.root)  # left by API writes a crash interrupted
         if snapshot_path is not None:
             self.sizes_path = sizes_path(snapshot_path)
             self.sizes = SizeBook.load(self.sizes_path)
+        usable = snapshot_path is not None and snapshot_path.exists()
+        if verify or not usable:
+            remove_stale_temporaries(self.root)  # left by API writes a crash interrupted
         # Stat the folder while the snapshot is read.
-        scan = BackgroundScan(self.root) if snapshot_path is not None and snapshot_path.exists() else None
+        scan = BackgroundScan(self.root) if usable and verify else None
         with paused_gc():
             saved = snapshot.load(snapshot_path, self.root) if snapshot_path else None
             self.held = {}
@@ -79,17 +93,18 @@ class Publisher:
                 index = Index.restore(saved.parts)
         if saved is not None:
             with self._lock:
-                self._signatures = saved.signatures
+                self._known = Lazy(None, partial(_every_source_known, saved, len(saved.parts.store)))
                 self.skipped = {s.source: s for s in saved.skipped}
                 self.held = {article.source: article for article in saved.held}
                 self.index = index
-            if saved.sizes != self.sizes.digest():  # sizes found after the snapshot was written
-                self.apply_sizes(dict.fromkeys(self.sizes.urls()))
+            self._unchecked = saved.sizes
             self.release_due()  # held articles whose time came while we were down
-            changed = self.changed_since_load(scan.result() if scan else None)
+            if not verify:
+                return "snapshot"
+            changed = self.catch_up(scan)
             # Re-reading changed files happens in this one process; when most of
             # the folder changed (a big git pull), the parallel full load is faster.
-            if len(changed) < max(PARALLEL_THRESHOLD, len(saved.signatures) // 4):
+            if len(changed) < max(PARALLEL_THRESHOLD, len(saved.parts.store) // 4):
                 if changed:
                     self.refresh(changed)  # files caught mid-write are left to the watcher's first scan
                 log.info("started from the snapshot; %d file(s) changed since it was made", len(changed))
@@ -101,10 +116,27 @@ class Publisher:
             result = load_folder(self.root, workers=workers, progress=progress)
         with self._lock, paused_gc():
             self.held = {}
-            self._signatures = dict(result.signatures)
+            self._known = Lazy(dict(result.signatures))
             self.skipped = {s.source: s for s in result.skipped}
             self.index = Index(self._hold_all(result.articles))
+        self._unchecked = None
         return "full"
+
+    @property
+    def _signatures(self) -> dict[str, Signature]:
+        """The signature of the version of every file published (read from the snapshot on first use)."""
+        return self._known()
+
+    def catch_up(self, scan: BackgroundScan | None = None) -> list[Path]:
+        """Every path that changed since the index was loaded (a stat of every file, in
+        another process); after a start from the snapshot, first what it could not
+        know: temporary files a crash left, and image sizes found after it was written."""
+        digest, self._unchecked = self._unchecked, None
+        if digest is not None:
+            remove_stale_temporaries(self.root)
+            if digest != self.sizes.digest():
+                self.apply_sizes(dict.fromkeys(self.sizes.urls()))
+        return self.changed_since_load((scan or BackgroundScan(self.root)).result())
 
     def save_snapshot(self, path: Path) -> None:
         """Write what is loaded now, for the next start (see feedsvc.core.snapshot)."""
@@ -280,3 +312,18 @@ class Publisher:
 
     def _source(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
+
+
+def _every_source_known(saved: snapshot.Snapshot, count: int) -> dict[str, Signature]:
+    """A snapshot's file signatures, with every file it holds an article of among them: a file
+    that is not (a damaged table) gets a signature no file has, so the next comparison reads it
+    again, or notices that it is gone."""
+    signatures = saved.signatures() if callable(saved.signatures) else saved.signatures
+    if signatures is None:
+        signatures = {}
+    for source in islice(saved.parts.store.sources, count):  # the snapshot's own: the store grows after it
+        signatures.setdefault(source, UNKNOWN)
+    return signatures
+
+
+UNKNOWN: Signature = -1  # signature_of never gives a negative number

@@ -33,7 +33,7 @@ import sys
 import zlib
 from array import array
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import accumulate, pairwise
 from pathlib import Path
@@ -66,15 +66,16 @@ _HEADER = {
     "offsets": bytes,
     "published_us": bytes,
     "sources": list,
-    "by_url": dict,
     "feeds": list,
     "names": list,
     "unpublished": int,
     "held": list,
     "skipped": list,
-    "signatures": dict,
     "sizes": str,
+    "sections": tuple,  # the length and CRC-32 of each of SECTIONS, in order, then the records
 }
+# Read on first use, not at start-up (each is a marshal dict behind the header, with its own CRC).
+SECTIONS = ("by_url", "signatures")
 
 
 def identity(model: tuple[type, ...] = MODEL) -> str:
@@ -96,7 +97,9 @@ class Snapshot:
     parts: Parts  # the index (its FeedInfo revisions are 0: Index.restore gives new ones)
     held: list[Article]  # future-dated articles as written (the index holds them unpublished)
     skipped: list[Skipped]
-    signatures: dict[str, Signature]
+    # Every file's signature; from a saved snapshot, a function that reads them on first use
+    # (None if they do not add up: then every file is read again).
+    signatures: dict[str, Signature] | Callable[[], dict[str, Signature] | None]
     sizes: str  # SizeBook.digest() of the image sizes the records were filled from
 
 
@@ -135,11 +138,12 @@ def _layout(root: Path, snapshot: Snapshot) -> Iterator[bytes | memoryview]:
     store = parts.store
     order = list(parts.members[ALL])
     published = set(order)
-    order += [number for number in parts.by_source.values() if number not in published]
+    order += [number for number in _made(parts.by_source).values() if number not in published]
     renumber = array("q", [-1]) * len(store)
     for new, old in enumerate(order):
         renumber[old] = new
     kept = [store.record(number) for number in order]
+    sections = [marshal.dumps(_made(parts.by_url)), marshal.dumps(_made(snapshot.signatures))]
     header = {
         "identity": identity(),
         "root": str(root.resolve()),
@@ -147,7 +151,6 @@ def _layout(root: Path, snapshot: Snapshot) -> Iterator[bytes | memoryview]:
         "offsets": array("Q", accumulate(map(len, kept), initial=0)).tobytes(),
         "published_us": array("q", map(store.published_us.__getitem__, order)).tobytes(),
         "sources": [store.sources[number] for number in order],
-        "by_url": parts.by_url,
         "feeds": [
             (
                 ref.kind.value,
@@ -163,12 +166,17 @@ def _layout(root: Path, snapshot: Snapshot) -> Iterator[bytes | memoryview]:
         "unpublished": parts.unpublished_count,
         "held": [(a.source, microseconds(a.published_at), records.pack(a)) for a in snapshot.held],
         "skipped": [(s.source, s.reason) for s in snapshot.skipped],
-        "signatures": snapshot.signatures,
         "sizes": snapshot.sizes,
+        "sections": tuple((len(section), zlib.crc32(section)) for section in sections),
     }
     encoded = marshal.dumps(header)
     yield _PREFIX.pack(MAGIC, len(encoded), zlib.crc32(encoded)) + encoded
+    yield from sections
     yield from kept
+
+
+def _made(value: Any) -> Any:
+    return value() if callable(value) else value
 
 
 def load(path: Path, root: Path) -> Snapshot | None:
@@ -213,39 +221,87 @@ def load(path: Path, root: Path) -> Snapshot | None:
         if header["root"] != str(root.resolve()):
             log.info("ignoring the snapshot %s: it was made for %s", path, header["root"])
             return None
-        return _restore(header, memoryview(mapped)[_PREFIX.size + length :])
+        return _restore(header, memoryview(mapped)[_PREFIX.size + length :], path)
     except Exception as exc:
         log.warning("ignoring the snapshot %s: %s", path, exc)
         return None
 
 
-def _restore(header: dict[str, Any], base: memoryview) -> Snapshot:
-    """The snapshot a checked header describes; ValueError for anything that does not add up."""
-    count = header["count"]
+def _restore(header: dict[str, Any], rest: memoryview, path: Path) -> Snapshot:
+    """The snapshot a checked header describes; ValueError for anything that does not add up.
+
+    Only what serving feeds needs is checked and built here, in time and
+    memory that grow by a few hundred nanoseconds and ~70 bytes an article:
+    the columns, the file names and every feed's members. The rest is read
+    when first needed (see SECTIONS).
+    """
+    count, sections = header["count"], _rows(header["sections"], 2, (int, int))
+    if len(sections) != len(SECTIONS) or any(length < 0 for length, _ in sections):
+        raise ValueError("the sections do not add up")
+    starts = list(accumulate((length for length, _ in sections), initial=0))
+    found = {
+        name: (rest[start : start + length], crc)
+        for name, start, (length, crc) in zip(SECTIONS, starts[:-1], sections, strict=True)
+    }
+    base = rest[starts[-1] :]
     offsets, published_us = _column("Q", header["offsets"], count + 1), _column("q", header["published_us"], count)
     sources = header["sources"]
     if offsets[0] != 0 or offsets[-1] != len(base) or not all(a <= b for a, b in pairwise(offsets)):
         raise ValueError("the records do not add up")
-    if len(sources) != count or not _only(sources, str):
+    if len(sources) != count or not _only(sources, str) or len(set(sources)) != count:
         raise ValueError("the file names do not add up")
-    by_source = dict(zip(sources, range(count), strict=True))
-    signatures = header["signatures"]
-    if len(by_source) != count or not (_only(signatures, str) and _only(signatures.values(), int)):
-        raise ValueError("the file names do not add up")
-    if not all(map(signatures.__contains__, sources)):
-        raise ValueError("an article comes from no file of the folder")
-    by_url = header["by_url"]
-    if not (_only(by_url, str) and _only(by_url.values(), str, list)):
-        raise ValueError("the URLs do not add up")
-    if not all(_only(value, str) for value in by_url.values() if type(value) is list):
-        raise ValueError("the URLs do not add up")
     members, info = _feeds(header["feeds"], count)
     names = {_ref(kind, key): Counter(_names(pairs)) for kind, key, pairs in _rows(header["names"], 3)}
     held = [records.unpack(s, us, r) for s, us, r in _rows(header["held"], 3, (str, int, bytes))]
     skipped = [Skipped(source, reason) for source, reason in _rows(header["skipped"], 2, (str, str))]
     store = Store(base, offsets, sources, published_us)
+
+    def by_source() -> dict[str, int]:
+        return dict(zip(sources, range(count), strict=True))
+
+    def by_url() -> dict[str, str | list[str]]:
+        made = _section(found["by_url"], _urls_add_up)
+        if made is None:  # made again from the records: what the snapshot would have held
+            log.error("the snapshot %s: its URL table does not add up; made again from the articles", path)
+            made = _urls_of(store, members[ALL])
+        return made
+
+    def signatures() -> dict[str, Signature] | None:
+        made = _section(found["signatures"], lambda m: _only(m, str) and _only(m.values(), int))
+        if made is None:
+            log.error("the snapshot %s: its file signatures do not add up; every file is read again", path)
+        return made
+
     parts = Parts(store, by_source, by_url, members, info, names, header["unpublished"])
     return Snapshot(parts, held, skipped, signatures, header["sizes"])
+
+
+def _section(section: tuple[memoryview, int], adds_up: Callable[[dict[Any, Any]], bool]) -> dict[Any, Any] | None:
+    """A section's dict, read when first needed; None if it is damaged or does not add up."""
+    raw, crc = section
+    try:
+        if zlib.crc32(raw) != crc:
+            return None
+        made = marshal.loads(raw)  # noqa: S302 (plain values only; checked before use)
+    except (ValueError, EOFError, TypeError):
+        return None
+    return made if type(made) is dict and adds_up(made) else None
+
+
+def _urls_add_up(by_url: dict[Any, Any]) -> bool:
+    return (
+        _only(by_url, str)
+        and _only(by_url.values(), str, list)
+        and all(_only(value, str) for value in by_url.values() if type(value) is list)
+    )
+
+
+def _urls_of(store: Store, published: array[int]) -> dict[str, str | list[str]]:
+    """The index's map of URLs to files, from its published articles' records."""
+    found: dict[str, list[str]] = {}
+    for number in published:
+        found.setdefault(store.head(number).url, []).append(store.sources[number])
+    return {url: sources[0] if len(sources) == 1 else sorted(sources) for url, sources in found.items()}
 
 
 def _feeds(rows: list[Any], count: int) -> tuple[dict[FeedRef, array[int]], dict[FeedRef, FeedInfo]]:

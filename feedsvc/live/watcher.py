@@ -64,7 +64,7 @@ async def watch(
 async def _reconcile(publisher: Publisher, ready: asyncio.Event | None) -> None:
     await asyncio.sleep(0.2)  # let awatch set up its watches first
     try:
-        changed = await asyncio.to_thread(publisher.changed_since_load)
+        changed = await asyncio.to_thread(publisher.catch_up)
         if changed:
             await publish(publisher, changed)
     except Exception:
