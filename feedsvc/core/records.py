@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import marshal
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from feedsvc.content.model import Article, Image, Problem, Provider, Related, Topic
@@ -37,7 +38,14 @@ def microseconds(moment: datetime) -> int:
 
 
 def moment(microseconds: int) -> datetime:
+    """The UTC datetime of a number of microseconds since 1970 (exactly: a float
+    holds whole microseconds exactly up to 2**52 of them, the year 2112)."""
+    if -_EXACT < microseconds < _EXACT:
+        return datetime.fromtimestamp(microseconds / 1e6, UTC)  # twice as fast as adding a timedelta
     return _EPOCH + timedelta(microseconds=microseconds)
+
+
+_EXACT = 2**52
 
 
 class Head(NamedTuple):
@@ -95,7 +103,7 @@ def head(record: bytes | memoryview) -> Head:
         published,
         url,
         guid,
-        tuple([one_topic(*topic) for topic in topics]),
+        _topics(topics),
         _provider(provider),
         tuple([one_image(*image) for image in images]),
     )
@@ -117,7 +125,7 @@ def unpack(source: str, published_us: int, record: bytes | memoryview) -> Articl
         kind,
         published,
         _provider(provider),
-        tuple([one_topic(*topic) for topic in topics]),
+        _topics(topics),
         tuple([one_image(*image) for image in images]),
         tuple([_related(*r) for r in related]),
         body_html,
@@ -135,10 +143,19 @@ def _provider_value(provider: Provider | None) -> Any:
 
 
 def _provider(value: Any) -> Provider | None:
-    if value is None:
-        return None
+    return None if value is None else _one_provider(value)
+
+
+# A few thousand providers and topic lists recur across a million articles: made once each.
+@lru_cache(maxsize=16384)
+def _one_provider(value: tuple[str, str, tuple[Any, ...]]) -> Provider:
     name, domain, images = value
     return one_provider(name, domain, tuple([one_image(*image) for image in images]))
+
+
+@lru_cache(maxsize=16384)
+def _topics(value: tuple[tuple[str, str], ...]) -> tuple[Topic, ...]:
+    return tuple([one_topic(*topic) for topic in value])
 
 
 def _related(title: str, url: str, excerpt: str, published_us: int | None, provider: Any) -> Related:
