@@ -23,6 +23,7 @@ import time
 import tracemalloc
 from collections import Counter
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import httpx
@@ -50,6 +51,9 @@ class Figures:
     p50: float
     p99: float
     requests: int
+    verified: float = float("nan")  # warm restart until /readyz: the folder compared with the snapshot
+    warm_rss: int = 0  # after a warm restart and serving every feed once
+    warm_cache: int = 0
 
 
 def all_rss(base: str) -> bytes:
@@ -59,7 +63,7 @@ def all_rss(base: str) -> bytes:
 
 def measure(folder: Path, size: int, work: Path) -> Figures:
     warm_page_cache(folder)
-    with feedsvc(folder) as (base, process, cold):
+    with feedsvc(folder, watch="auto") as (base, process, cold):  # the defaults (bench.peers turns watching off)
         reference = all_rss(base)
         items = serve_every_feed(base)
         rss = rss_kib(process.pid) * 1024
@@ -74,13 +78,23 @@ def measure(folder: Path, size: int, work: Path) -> Figures:
         deadline = time.monotonic() + SNAPSHOT_PATIENCE
         while not snapshot.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
-    warm = []
+    warm, verified = [], []
     for _ in range(WARM_RUNS if size < LARGE else WARM_RUNS_LARGE):
-        with feedsvc(folder, snapshot=str(snapshot)) as (base, _, ready):
+        started = time.perf_counter()
+        with feedsvc(folder, snapshot=str(snapshot), watch="auto") as (base, process, ready):
             if all_rss(base) != reference:
                 raise RuntimeError(f"{size}: the warm start's /feeds/all.rss differs from the cold start's")
             warm.append(ready)
-    print(f"  {size}: warm {statistics.median(warm):.2f} s", file=sys.stderr)
+            verified.append(until_ready(base, started))
+        # The last run again, to measure memory after a restart too.
+    with feedsvc(folder, snapshot=str(snapshot), watch="auto") as (base, process, _):
+        serve_every_feed(base)
+        warm_rss = rss_kib(process.pid) * 1024
+        health = httpx.get(f"{base}/healthz", timeout=60).json()
+        warm_cache = int(health["cache"]["bytes"]) + int(health["query_cache"]["bytes"])
+    print(
+        f"  {size}: warm {statistics.median(warm):.2f} s, verified {statistics.median(verified):.2f} s", file=sys.stderr
+    )
     return Figures(
         size,
         cold,
@@ -91,7 +105,20 @@ def measure(folder: Path, size: int, work: Path) -> Figures:
         percentile(latencies, 0.5),
         percentile(latencies, 0.99),
         len(latencies),
+        statistics.median(verified),
+        warm_rss,
+        warm_cache,
     )
+
+
+def until_ready(base: str, started: float, patience: float = 600) -> float:
+    """Seconds from ``started`` until /readyz says ready."""
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        if httpx.get(f"{base}/readyz", timeout=60).status_code == 200:
+            return time.perf_counter() - started
+        time.sleep(0.02)
+    raise RuntimeError(f"{base} was not ready after {patience} s")
 
 
 def run(sizes: list[int], work: Path) -> None:
@@ -108,8 +135,8 @@ def run(sizes: list[int], work: Path) -> None:
 def print_table(measured: list[Figures]) -> None:
     base = measured[0]
     header = (
-        "| articles | feeds | cold start | µs/article | warm restart | µs/article | RSS (cache) "
-        "| bytes/article beyond base and cache | first 50-item feed p50 / p99 |"
+        "| articles | feeds | cold start | µs/article | warm restart | µs/article | verified | RSS (cache) "
+        "| bytes/article beyond base and cache | after a restart | first 50-item feed p50 / p99 |"
     )
     print(header)
     print("|" + "|".join("---" for _ in range(header.count("|") - 1)) + "|")
@@ -117,9 +144,15 @@ def print_table(measured: list[Figures]) -> None:
         beyond = (
             ((f.rss - f.cache) - (base.rss - base.cache)) / (f.size - base.size) if f.size > base.size else float("nan")
         )
+        warm_beyond = (
+            ((f.warm_rss - f.warm_cache) - (base.warm_rss - base.warm_cache)) / (f.size - base.size)
+            if f.size > base.size
+            else float("nan")
+        )
         print(
             f"| {f.size:,} | {f.feeds:,} | {f.cold:.2f} s | {f.cold / f.size * 1e6:.0f} | {f.warm:.2f} s "
-            f"| {f.warm / f.size * 1e6:.1f} | {f.rss / MB:.0f} MB ({f.cache / MB:.0f} MB) | {beyond:,.0f} "
+            f"| {f.warm / f.size * 1e6:.1f} | {f.verified:.2f} s | {f.rss / MB:.0f} MB ({f.cache / MB:.0f} MB) "
+            f"| {beyond:,.0f} | {f.warm_rss / MB:.0f} MB, {warm_beyond:,.0f} "
             f"| {f.p50:.1f} / {f.p99:.1f} ms ({f.requests}) |"
         )
 
@@ -130,7 +163,7 @@ def profiled_load(publisher: Publisher, snapshot: Path | None, label: str, top: 
     started = time.perf_counter()
     profiler.runcall(publisher.load, snapshot, 1)
     seconds = time.perf_counter() - started
-    count = len(publisher.index.sources())
+    count = len(list(publisher.index.sources()))
     print(f"== {label}: {seconds:.2f} s under cProfile, {count} articles, {seconds / count * 1e6:.1f} µs/article")
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
@@ -152,14 +185,17 @@ def profile(folder: Path, top: int) -> None:
     publisher.load(snapshot, 1)
     snap = tracemalloc.take_snapshot()
     tracemalloc.stop()
-    count = len(publisher.index.sources())
+    count = len(list(publisher.index.sources()))
     total = sum(stat.size for stat in snap.statistics("filename"))
     print(f"== memory after a warm load: {total / MB:.0f} MB traced, {total / count:,.0f} bytes/article")
     for stat in snap.statistics("lineno")[:top]:
         print(f"{stat.size / count:8.0f} B/article {stat.count / count:6.2f} blocks/article  {stat.traceback}")
-    print("== what the articles hold, by field (each object counted once, with what it holds)")
-    for name, size in by_field(list(publisher.index.all_articles())).most_common():
-        print(f"{name:16} {size / count:8.0f} B/article")
+    store = publisher.index.store
+    print(f"== the records (kept in the snapshot file, mapped): {store.size() / count:,.0f} bytes/article")
+    print("== what an article holds once made, by field (each object counted once, with what it holds)")
+    sample = list(islice(publisher.index.all_articles(), 20_000))
+    for name, size in by_field(sample).most_common():
+        print(f"{name:16} {size / len(sample):8.0f} B/article")
     by_type: Counter[str] = Counter()
     sizes: Counter[str] = Counter()
     for obj in gc.get_objects():
