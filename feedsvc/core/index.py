@@ -234,6 +234,12 @@ class Index:
             self.unpublished_count,
         )
 
+    def prepare(self) -> None:
+        """Make the maps a start from the snapshot left for first use (what :meth:`apply` reads),
+        so that the first change after a start costs no more than any other."""
+        len(self._by_source)
+        len(self._by_url)
+
     @property
     def store(self) -> Store:
         return self._store

@@ -132,11 +132,13 @@ class Publisher:
         another process); after a start from the snapshot, first what it could not
         know: temporary files a crash left, and image sizes found after it was written."""
         digest, self._unchecked = self._unchecked, None
+        scan = scan or BackgroundScan(self.root)  # in another process, while this one prepares
         if digest is not None:
             remove_stale_temporaries(self.root)
+            self.index.prepare()
             if digest != self.sizes.digest():
                 self.apply_sizes(dict.fromkeys(self.sizes.urls()))
-        return self.changed_since_load((scan or BackgroundScan(self.root)).result())
+        return self.changed_since_load(scan.result())
 
     def save_snapshot(self, path: Path) -> None:
         """Write what is loaded now, for the next start (see feedsvc.core.snapshot)."""
