@@ -341,3 +341,33 @@ def test_snapshot_made_before_a_model_change_is_ignored(folder: Path, tmp_path: 
     path = _saved(folder, tmp_path)
     _with_new_field(monkeypatch, Article, "language", "str", "")
     assert Publisher(folder).load(path) == "full"
+
+
+def test_saving_and_adopting_the_snapshot_changes_nothing_readers_see(folder: Path, tmp_path: Path):
+    publisher = Publisher(folder)
+    publisher.load(None)
+    before = publisher.index
+    feeds = {ref: (info, [a.guid for a in before.select(ref, 500)]) for ref, info in before._info.items()}
+    publisher.save_snapshot(tmp_path / "snap", adopt=True)
+    after = publisher.index
+    assert after is not before and after.store is not before.store  # now read from the file
+    assert after.generation == before.generation and after.unpublished_count == before.unpublished_count
+    assert {ref: (after.info(ref), [a.guid for a in after.select(ref, 500)]) for ref in feeds} == feeds
+    (folder / "new.md").write_text(front_matter(article(title="After adopting", topics=["Adopted"])))
+    publisher.refresh([folder / "new.md"])
+    assert "After adopting" in titles(publisher)
+
+
+def test_adopting_is_skipped_when_a_change_came_in_meanwhile(folder: Path, tmp_path: Path, monkeypatch):
+    publisher = Publisher(folder)
+    publisher.load(None)
+    save = snapshot.save
+
+    def save_then_change(*args: Any) -> None:
+        save(*args)
+        (folder / "new.md").write_text(front_matter(article(title="Meanwhile")))
+        publisher.refresh([folder / "new.md"])
+
+    monkeypatch.setattr(snapshot, "save", save_then_change)
+    publisher.save_snapshot(tmp_path / "snap", adopt=True)
+    assert "Meanwhile" in titles(publisher)

@@ -212,6 +212,18 @@ class Index:
         index._set(replace(parts, info=info), generation)
         return index
 
+    def adopt(self, parts: Parts) -> Index:
+        """This same index over other parts holding the same articles (its own snapshot, mapped
+        from the file it was just saved to): same generation, feeds and revisions, so no cache
+        or ETag changes; the records move out of this process's heap into the mapped file."""
+        index = object.__new__(Index)
+        index._set(replace(parts, info=self._info, names=self._names), self.generation)
+        if index._members.keys() != self._members.keys() or any(
+            len(index._members[ref]) != len(members) for ref, members in self._members.items()
+        ):
+            raise ValueError("the parts hold other articles than this index")
+        return index
+
     def _set(self, parts: Parts, generation: int) -> None:
         self.generation = generation
         self._store = parts.store

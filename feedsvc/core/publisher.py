@@ -29,7 +29,7 @@ from feedsvc.core.index import Index, IndexDiff
 from feedsvc.core.layered import Lazy
 from feedsvc.core.sizes import Entry, SizeBook, sizes_path
 from feedsvc.core.storage import remove_stale_temporaries
-from feedsvc.memory import paused_gc
+from feedsvc.memory import paused_gc, release_free_memory
 from feedsvc.progress import reporting
 
 log = logging.getLogger(__name__)
@@ -140,14 +140,34 @@ class Publisher:
                 self.apply_sizes(dict.fromkeys(self.sizes.urls()))
         return self.changed_since_load(scan.result())
 
-    def save_snapshot(self, path: Path) -> None:
-        """Write what is loaded now, for the next start (see feedsvc.core.snapshot)."""
+    def save_snapshot(self, path: Path, adopt: bool = False) -> None:
+        """Write what is loaded now, for the next start (see feedsvc.core.snapshot).
+
+        With ``adopt``, then serve the articles from the file just written
+        (mapped, as a warm start does) if nothing changed meanwhile: after a
+        full load, the records leave this process's heap for the page cache.
+        """
         with self._lock:
             index, signatures = self.index, dict(self._signatures)
             # Held articles are saved as written, so that they are released after a restart too.
             held, skipped, sizes = list(self.held.values()), list(self.skipped.values()), self.sizes.digest()
         # The index is immutable: it is laid out without holding up publishing.
         snapshot.save(path, self.root, snapshot.Snapshot(index.parts(), held, skipped, signatures, sizes))
+        if not adopt:
+            return
+        saved = snapshot.load(path, self.root)
+        if saved is None:
+            return
+        mapped = index.adopt(saved.parts)
+        mapped.prepare()
+        with self._lock:
+            adopted = self.index is index  # else a change came in meanwhile: keep what we have
+            if adopted:
+                self.index = mapped
+        if adopted:
+            del index, mapped
+            release_free_memory()  # the heap's records are free once readers let go of the old index
+            log.info("serving the articles from the snapshot %s", path)
 
     def now(self) -> datetime:
         """The time by this publisher's clock: what holding and releasing go by,
