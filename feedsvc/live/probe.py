@@ -34,7 +34,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
@@ -232,7 +232,7 @@ class Prober:
                 except Exception:  # a bug must not end the probe for the life of the process
                     log.exception("enclosure probe: the pass failed")
                     asked = PASS_BUDGET
-                delay = PASS_PAUSE if asked >= PASS_BUDGET else self._idle_seconds()
+                delay = PASS_PAUSE if asked >= PASS_BUDGET else await asyncio.to_thread(self._idle_seconds)
                 woken = asyncio.create_task(self._wake.wait())
                 if await _wait(stop, delay, woken):
                     break
@@ -262,13 +262,14 @@ class Prober:
             return IDLE_SECONDS
         return min(IDLE_SECONDS, max(1.0, next_due - self._clock()))
 
-    def _images(self) -> list[Image]:
-        """Every image of the published articles, newest article first."""
-        return list(self.publisher.index.images())
+    def _images(self) -> Iterator[Image]:
+        """Every image of the published articles, newest article first, read from the records' heads
+        as they are asked for: O(articles) at worst, so callers run it off the event loop."""
+        return self.publisher.index.images()
 
     async def probe_pass(self, client: httpx.AsyncClient) -> int:
         """Ask about every URL that is due (at most PASS_BUDGET); return how many."""
-        urls = self.book.due(self._images(), self._clock(), PASS_BUDGET)
+        urls = await asyncio.to_thread(self.book.due, self._images(), self._clock(), PASS_BUDGET)
         if not urls:
             return 0
         started = time.monotonic()
