@@ -217,9 +217,15 @@ class Publisher:
         holds it; ``before``: what it held for each before): one new index snapshot
         for the whole batch, as :meth:`refresh` makes for changed files."""
         previous = {url: entry for url, entry in before.items() if entry is not None}
+        # Finding the articles reads every record's head: not while holding up edits. Anything
+        # indexed after this look was filled from the book when it was indexed (_hold).
+        holding = [article.source for article in self.index.holding(before)]
         with self._lock:
             changes: dict[str, Article | None] = {}
-            for article in self.index.holding(before):
+            for source in holding:
+                article = self.index.article(source)  # as it is now
+                if article is None:
+                    continue
                 sized = self.sizes.fill(article, previous)
                 if sized is not article:
                     changes[article.source] = sized
