@@ -25,6 +25,7 @@ from collections import Counter
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -63,21 +64,23 @@ def all_rss(base: str) -> bytes:
 
 def measure(folder: Path, size: int, work: Path) -> Figures:
     warm_page_cache(folder)
-    with feedsvc(folder, watch="auto") as (base, process, cold):  # the defaults (bench.peers turns watching off)
+    snapshot = work / f"snapshot-{folder.name}"
+    snapshot.unlink(missing_ok=True)
+    # The defaults: watching on (bench.peers turns it off), and a snapshot, which a cold start
+    # writes in the background and then serves its articles from.
+    with feedsvc(folder, watch="auto", snapshot=str(snapshot)) as (base, process, cold):
         reference = all_rss(base)
+        deadline = time.monotonic() + SNAPSHOT_PATIENCE
+        while not health(base)["records"]["mapped"]:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{size}: the cold start did not write its snapshot in {SNAPSHOT_PATIENCE} s")
+            time.sleep(0.2)
         items = serve_every_feed(base)
         rss = rss_kib(process.pid) * 1024
-        health = httpx.get(f"{base}/healthz", timeout=60).json()
-        cache = int(health["cache"]["bytes"]) + int(health["query_cache"]["bytes"])
+        cache = cached_bytes(base)
         full = [url for url, held in items.items() if held == DEFAULT_LIMIT]
         latencies = first_requests(base, full)
     print(f"  {size}: cold {cold:.2f} s, {rss / MB:.0f} MB, {len(items)} feeds", file=sys.stderr)
-    snapshot = work / f"snapshot-{folder.name}"
-    snapshot.unlink(missing_ok=True)
-    with feedsvc(folder, snapshot=str(snapshot)):
-        deadline = time.monotonic() + SNAPSHOT_PATIENCE
-        while not snapshot.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
     warm, verified = [], []
     for _ in range(WARM_RUNS if size < LARGE else WARM_RUNS_LARGE):
         started = time.perf_counter()
@@ -90,8 +93,7 @@ def measure(folder: Path, size: int, work: Path) -> Figures:
     with feedsvc(folder, snapshot=str(snapshot), watch="auto") as (base, process, _):
         serve_every_feed(base)
         warm_rss = rss_kib(process.pid) * 1024
-        health = httpx.get(f"{base}/healthz", timeout=60).json()
-        warm_cache = int(health["cache"]["bytes"]) + int(health["query_cache"]["bytes"])
+        warm_cache = cached_bytes(base)
     print(
         f"  {size}: warm {statistics.median(warm):.2f} s, verified {statistics.median(verified):.2f} s", file=sys.stderr
     )
@@ -109,6 +111,17 @@ def measure(folder: Path, size: int, work: Path) -> Figures:
         warm_rss,
         warm_cache,
     )
+
+
+def health(base: str) -> dict[str, Any]:
+    found: dict[str, Any] = httpx.get(f"{base}/healthz", timeout=60).json()
+    return found
+
+
+def cached_bytes(base: str) -> int:
+    """The bytes the response caches hold (left out of the memory per article)."""
+    found = health(base)
+    return int(found["cache"]["bytes"]) + int(found["query_cache"]["bytes"])
 
 
 def until_ready(base: str, started: float, patience: float = 600) -> float:

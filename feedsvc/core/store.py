@@ -45,6 +45,11 @@ class Store:
             raise ValueError("a store's columns must have one entry per record")
         self.article = lru_cache(maxsize=MEMO)(self._make)
 
+    @property
+    def mapped(self) -> bool:
+        """Whether its records (those of the start) are read from a mapped snapshot file."""
+        return self._base_count > 0
+
     def __len__(self) -> int:
         return len(self.sources)
 

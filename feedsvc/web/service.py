@@ -293,4 +293,6 @@ class FeedService:
                 "renders": self.cache.stats.renders,
             },
             "query_cache": {"entries": len(self.queries), "bytes": self.queries.current_bytes},
+            # Where the articles' records are: mapped from the snapshot file, or in the heap.
+            "records": {"count": len(index.store), "bytes": index.store.size(), "mapped": index.store.mapped},
         }
