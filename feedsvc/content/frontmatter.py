@@ -47,12 +47,11 @@ def _resolve(self: yaml.SafeLoader, kind: type, value: Any, implicit: tuple[bool
     return str(_base_resolve(self, kind, value, implicit))
 
 
-def _no_path_resolvers(self: yaml.SafeLoader, *args: Any) -> None:
-    """We register no path resolvers, so there is nothing to track per node."""
-
-
-_Loader.descend_resolver = _no_path_resolvers
-_Loader.ascend_resolver = _no_path_resolvers
+# The composer tells the resolver of every step down and back up the tree, for
+# path resolvers. We register none, so there is nothing to track: "".format
+# takes any arguments and does nothing, in C (a Python no-op is two calls into
+# Python a node, ~4 us of a file's ~65 us of composing).
+_Loader.descend_resolver = _Loader.ascend_resolver = "".format
 _Loader.resolve = _resolve
 
 # Front matter opens with a "---" line and closes with the next "---" or "..." line.
