@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -65,7 +66,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def parse_article(text: str, source: str) -> Article:
     """Given the text of an article file, return the validated article."""
     front, body = split_front_matter(xml_safe(text.lstrip("\ufeff")))
-    return article_from_mapping(load_yaml(front), source, body)
+    # YAML's text values are made of the characters of the document, XML-safe
+    # now, unless an escape in double quotes ("\a", "\x00") makes others.
+    return article_from_mapping(load_yaml(front), source, body, xml_safe_text="\\" not in front)
 
 
 # How many of each list an article keeps (the real corpus has at most 3).
@@ -79,9 +82,13 @@ MAX_TEXT_CHARS = 10_000
 MAX_BODY_CHARS = 50_000
 
 
-def article_from_mapping(data: dict[str, Any], source: str, body: str = "") -> Article:
-    """Given front-matter fields, return the article or raise every problem at once."""
-    fields = _Fields(data)
+def article_from_mapping(data: dict[str, Any], source: str, body: str = "", xml_safe_text: bool = False) -> Article:
+    """Given front-matter fields, return the article or raise every problem at once.
+
+    ``xml_safe_text``: no text in ``data`` has a character XML forbids (so
+    none is cleaned again, field by field).
+    """
+    fields = _Fields(data, xml_safe_text)
     title = fields.text("title", required=True, plain=True)
     url = fields.article_url()
     published_at = fields.datetime("publishedDateTime", required=True)
@@ -118,9 +125,10 @@ def article_from_mapping(data: dict[str, Any], source: str, body: str = "") -> A
 class _Fields:
     """Reads typed fields out of a front-matter mapping, collecting problems."""
 
-    def __init__(self, data: dict[str, Any]) -> None:
+    def __init__(self, data: dict[str, Any], xml_safe_text: bool = False) -> None:
         self.data = data
         self.problems: list[Problem] = []
+        self.xml_safe: Callable[[str], str] = _as_is if xml_safe_text else xml_safe
 
     def problem(self, name: str, reason: str, severity: str = "error") -> None:
         self.problems.append(Problem(name, reason, severity))
@@ -142,7 +150,7 @@ class _Fields:
         if value is not None and not isinstance(value, (str, date)):
             self.problem(label, f"must be text, not {kind_of(value)}", severity)
             return ""
-        text = xml_safe(str(value)).strip() if value is not None else ""
+        text = self.xml_safe(str(value)).strip() if value is not None else ""
         if plain:
             text = self.plain(text, label)
         if not text and required:
@@ -150,13 +158,13 @@ class _Fields:
         return text
 
     def plain(self, text: str, label: str) -> str:
-        """``text`` as plain text, cut to a length no real field reaches."""
+        """XML-safe ``text`` as plain text, cut to a length no real field reaches."""
         if len(text) > MAX_TEXT_CHARS:
             # The HTML parser behind plain_text takes time quadratic in how deep
             # tags nest: 10,000 characters of "<div>" cost 7 ms, a million 65 s.
             self.warn(label, f"longer than {MAX_TEXT_CHARS:,} characters; cut")
             text = text[:MAX_TEXT_CHARS]
-        return plain_text(text)
+        return plain_text(text, xml_safe_already=True)
 
     def body(self, body: str, base_url: str) -> str:
         """The Markdown body as sanitised HTML; one too long to render cheaply is left out."""
@@ -175,7 +183,7 @@ class _Fields:
         if not isinstance(value, str):
             self.problem(label, f"must be a URL, not {kind_of(value)}", severity)
             return ""
-        url = normalize_url(xml_safe(value))
+        url = normalize_url(self.xml_safe(value))
         if url is None:
             self.problem(label, f"not an absolute http(s) URL: {preview(value, 200)}", severity)
             return ""
@@ -255,7 +263,7 @@ class _Fields:
             if not isinstance(item, (str, date)):
                 self.warn(label, f"must be text, not {kind_of(item)}; left out")
                 continue
-            topic_name = self.plain(str(item), label)
+            topic_name = self.plain(self.xml_safe(str(item)), label)
             if len(topic_name) > MAX_TOPIC_CHARS:
                 self.warn(label, f"longer than {MAX_TOPIC_CHARS} characters, too long for a feed URL; left out")
                 continue
@@ -367,6 +375,10 @@ def image_media_type(value: str) -> str | None:
     normalised (``image/png``) if it names an image type, else None."""
     media_type = value[:200].partition(";")[0].strip().lower()
     return sys.intern(media_type) if _IMAGE_TYPE.fullmatch(media_type) else None
+
+
+def _as_is(text: str) -> str:
+    return text
 
 
 def _same_or(url: str, other: str) -> str:
