@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
@@ -12,7 +14,12 @@ from lxml import etree
 from starlette.testclient import TestClient
 
 from feedsvc.cli import main
+from feedsvc.content.model import Article
+from feedsvc.export import SharedItems
 from feedsvc.render import FORMATS
+from feedsvc.render.spec import Site
+from feedsvc.render.urls import Urls
+from feedsvc.render.xmlfeeds import ItemRenderer
 
 from .conftest import REPO
 from .test_jsonfeed import check_json_feed
@@ -200,3 +207,73 @@ def test_export_needs_a_base_url(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["build", str(tmp_path / "out"), "--content", str(REPO / "seeds")]) == 2
     assert "--base-url" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_export_renders_an_item_carried_by_several_feeds_once_per_format(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import feedsvc.export as export_module
+
+    item_renderer, calls = export_module._item_renderer, Counter[tuple[str, str]]()
+
+    def counted(extension: str, site: Site) -> ItemRenderer | None:
+        known = item_renderer(extension, site)
+        assert known is not None
+
+        def item(article: Article, urls: Urls) -> str:
+            calls[extension, article.source] += 1
+            return known(article, urls)
+
+        return item
+
+    monkeypatch.setattr(export_module, "_item_renderer", counted)
+    out = tmp_path / "site"
+    assert build(out) == 0
+    assert {extension for extension, _ in calls} == set(FORMATS)
+    assert set(calls.values()) == {1}
+    carried = sum(path.read_text().count("<item>") for path in (out / "feeds").rglob("*.rss"))
+    assert carried > sum(1 for extension, _ in calls if extension == "rss")  # so some were shared
+
+
+def _article(source: str) -> Article:
+    when = datetime(2024, 1, 2, tzinfo=UTC)
+    return Article(source, f"Title {source}", f"https://example.org/{source}", when, when)
+
+
+def _rendering(log: list[str]) -> ItemRenderer:
+    def render(article: Article, urls: Urls) -> str:
+        log.append(article.source)
+        return f"<item>{article.source}</item>"
+
+    return render
+
+
+def test_shared_items_keep_an_item_only_while_a_feed_to_come_carries_it():
+    a, b, c = (_article(source) for source in ("a", "b", "c"))
+    rendered: list[str] = []
+    items = SharedItems(_rendering(rendered), Counter({"a": 2, "b": 1, "c": 3}))
+    urls = Urls(BASE)
+    kept = []
+    for article in (a, b, c, a, c, c):
+        assert items(article, urls) == f"<item>{article.source}</item>"
+        kept.append(items.kept)
+    assert rendered == ["a", "b", "c"]
+    one = len("<item>a</item>")
+    # b is carried by one feed: never kept; a and c go with their last use.
+    assert kept == [one, one, 2 * one, one, one, 0]
+
+
+def test_shared_items_keep_no_more_than_their_budget():
+    one = len("<item>0</item>")
+    rendered: list[str] = []
+    items = SharedItems(_rendering(rendered), Counter({str(n): 2 for n in range(5)}), budget=2 * one)
+    urls = Urls(BASE)
+    for _ in range(2):
+        for n in range(5):
+            assert items(_article(str(n)), urls) == f"<item>{n}</item>"
+            assert items.kept <= 2 * one
+    # Room for two: the three used least recently were let go and rendered again (the same bytes).
+    assert rendered == ["0", "1", "2", "3", "4", "0", "1", "2"]
+    big = SharedItems(_rendering(rendered), Counter({"large source": 2}), budget=one)
+    assert big(_article("large source"), urls) == "<item>large source</item>"  # too big to keep: not an error
+    assert big.kept == 0
