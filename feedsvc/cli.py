@@ -146,8 +146,11 @@ def build(out: Path, content: Path | None, base_url: str | None, compress: bool,
     except ExportRefused as exc:
         print(f"feedsvc build: refused: {exc}", file=sys.stderr)
         return 2
+    # A build from the snapshot logs no skipped file (they were logged when it was made): count them here.
+    skipped = len(publisher.skipped)
     print(
-        f"wrote {result.files} files ({result.bytes / 1e6:.1f} MB) to {out} in {time.perf_counter() - started:.2f}s",
+        f"wrote {result.files} files ({result.bytes / 1e6:.1f} MB) to {out} in {time.perf_counter() - started:.2f}s"
+        + (f"; {skipped} content file(s) skipped for errors (feedsvc check lists them)" if skipped else ""),
         file=sys.stderr,
     )
     return 0
