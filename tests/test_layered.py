@@ -1,4 +1,4 @@
-"""The layered map (core.layered): a dict copied in O(changes), checked against a plain dict."""
+"""The layered map (core.layered) and the signature table (core.signatures), checked against plain dicts."""
 
 from __future__ import annotations
 
@@ -72,3 +72,24 @@ def test_layered_makes_a_lazy_base_once_for_every_version():
     assert dict(second.items()) == {"b": 2, "c": 3} and len(second) == 2
     assert dict(first.items()) == {"a": 1, "b": 2} and len(first) == 2
     assert len(calls) == 1
+
+
+@given(steps=st.lists(st.tuples(st.sampled_from("abcdefg"), st.none() | st.integers(1, 2**190)), max_size=40))
+@settings(max_examples=60, deadline=None)
+def test_signature_table_behaves_as_a_dict(steps: list[tuple[str, int | None]]):
+    from feedsvc.core.signatures import SignatureTable, column_of
+
+    start = {"a": 5, "b": 2**150 + 7, "c": 0}  # c: in the snapshot, signature unknown
+    others = {"x": 9}  # a skipped file: not one of the snapshot's articles
+    numbers = {"a": 0, "b": 1, "c": 2}
+    table = SignatureTable(lambda: numbers, column_of(iter([5, 2**150 + 7, None])), dict(others))
+    model = {**start, **others}
+    for key, value in steps:
+        if value is None:
+            table.pop(key, None)
+            model.pop(key, None)
+        else:
+            table[key] = value
+            model[key] = value
+        assert dict(table.items()) == model and len(table) == len(model)
+        assert all((k in table) == (k in model) and table.get(k) == model.get(k) for k in "abcdefgxz")

@@ -19,6 +19,7 @@ from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Se
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from hashlib import blake2b
 from heapq import merge
 from itertools import count, islice, takewhile
 from typing import NamedTuple, overload
@@ -139,7 +140,8 @@ class Parts:
     store: Store
     # Either map may be given as a function that makes it, on first use (see core.layered).
     by_source: dict[str, int] | Callable[[], dict[str, int]]
-    by_url: dict[str, str | list[str]] | Callable[[], dict[str, str | list[str]]]
+    # By url_key: the files of the published articles at each URL (a key may stand for two URLs).
+    by_url: dict[int, str | list[str]] | Callable[[], dict[int, str | list[str]]]
     members: dict[FeedRef, array[int]]
     info: dict[FeedRef, FeedInfo]
     names: dict[FeedRef, Counter[str]]
@@ -193,7 +195,7 @@ class Index:
             Parts(
                 store,
                 dict(zip(store.sources, numbers, strict=True)),
-                {url: sources[0] if len(sources) == 1 else sorted(sources) for url, sources in by_url.items()},
+                keyed_urls(by_url),
                 members,
                 info,
                 names,
@@ -228,7 +230,7 @@ class Index:
         self.generation = generation
         self._store = parts.store
         self._by_source: Layered[str, int] = Layered(parts.by_source)
-        self._by_url: Layered[str, str | list[str]] = Layered(parts.by_url)
+        self._by_url: Layered[int, str | list[str]] = Layered(parts.by_url)
         self._members = parts.members
         self._info = parts.info
         self._names = parts.names
@@ -372,15 +374,24 @@ class Index:
                     current[source] = None
             elif number is None or store.article(number)._replace(guid=article.guid) != article:
                 current[source] = article  # the guid is the index's to set
-        url_changes: dict[str, str | list[str] | None] = {}
+        url_changes: dict[int, str | list[str] | None] = {}
         touched_urls = _urls(self._head(s) for s in current) | _urls(current.values())
-        for url in touched_urls:
-            known = self._by_url.get(url)
-            candidates = ({known} if isinstance(known, str) else set(known or ())) | current.keys()
+        arriving: dict[int, set[str]] = {}  # the changed files' new URLs, by key
+        for source, article in current.items():
+            if article is not None and article.published:
+                arriving.setdefault(url_key(article.url), set()).add(source)
+        for url in sorted(touched_urls):
+            key = url_key(url)
+            known = url_changes[key] if key in url_changes else self._by_url.get(key)
+            candidates = ({known} if isinstance(known, str) else set(known or ())) | arriving.get(key, set())
             group = sorted(s for s in candidates if (a := self._after(s, current)) and a.published and a.url == url)
-            url_changes[url] = (group[0] if len(group) == 1 else group) if group else None
             if group:
                 current.update(_guids([a for s in group if (a := self._after(s, current)) is not None]))
+            # Kept under the key: this URL's files, and those of any other URL with the same key (one pair in 2**64).
+            kept = sorted(
+                s for s in candidates if (a := self._after(s, current)) and a.published and url_key(a.url) == key
+            )
+            url_changes[key] = (kept[0] if len(kept) == 1 else kept) if kept else None
         new = object.__new__(Index)
         new.generation = next(_generations)
         new._store = store
@@ -577,6 +588,25 @@ def _guids(group: list[Article]) -> dict[str, Article]:
         if article.guid != guid:
             changed[article.source] = article._replace(guid=guid)
     return changed
+
+
+def url_key(url: str) -> int:
+    """A URL's key in the index's URL map: 8 bytes of its BLAKE2 hash, the same in every
+    process (so the snapshot can keep it), a number instead of a string of ~100 bytes."""
+    return int.from_bytes(blake2b(url.encode(), digest_size=8).digest(), "little")
+
+
+def keyed_urls(by_url: dict[str, list[str]]) -> dict[int, str | list[str]]:
+    """The URL map by url_key: the files at each URL (one file: the file name itself)."""
+    keyed: dict[int, str | list[str]] = {}
+    for url, sources in by_url.items():
+        key = url_key(url)
+        known = keyed.get(key)
+        merged = (
+            sorted(sources) if known is None else sorted({*sources, *([known] if isinstance(known, str) else known)})
+        )
+        keyed[key] = merged[0] if len(merged) == 1 else merged
+    return keyed
 
 
 def _urls(articles: Iterable[Article | Head | None]) -> set[str]:

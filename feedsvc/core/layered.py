@@ -19,6 +19,7 @@ from typing import Generic, TypeVar, cast
 
 K = TypeVar("K")
 V = TypeVar("V")
+T = TypeVar("T")
 
 FOLD = 8192
 
@@ -30,16 +31,16 @@ class _Gone:
 _GONE = _Gone()
 
 
-class Lazy(Generic[K, V]):
-    """A base dictionary, made on first use (once, whichever thread asks first)."""
+class Lazy(Generic[T]):
+    """A value made on first use (once, whichever thread asks first)."""
 
     __slots__ = ("_lock", "_made", "_make")
 
-    def __init__(self, made: dict[K, V] | None, make: Callable[[], dict[K, V]] | None = None) -> None:
+    def __init__(self, made: T | None, make: Callable[[], T] | None = None) -> None:
         self._made, self._make = made, make
         self._lock = threading.Lock()
 
-    def __call__(self) -> dict[K, V]:
+    def __call__(self) -> T:
         made = self._made
         if made is None:
             with self._lock:
@@ -56,7 +57,7 @@ class Layered(Mapping[K, V], Generic[K, V]):
     __slots__ = ("_base", "_grown", "_layer")
 
     def __init__(self, base: dict[K, V] | Callable[[], dict[K, V]] | None = None) -> None:
-        self._base: Lazy[K, V] = Lazy(None, base) if callable(base) else Lazy(base if base is not None else {})
+        self._base: Lazy[dict[K, V]] = Lazy(None, base) if callable(base) else Lazy(base if base is not None else {})
         self._layer: dict[K, V | _Gone] = {}
         self._grown = 0  # entries added less entries removed by the layer
 

@@ -14,10 +14,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, MutableMapping
 from datetime import datetime
-from functools import partial
-from itertools import islice
 from pathlib import Path
 
 from feedsvc.content.folder import BackgroundScan, Signature, article_paths, is_article_name, modified_at, signatures
@@ -56,7 +54,7 @@ class Publisher:
         self.held: dict[str, Article] = {}  # future-dated articles as written, by source
         self.listeners: list[Listener] = []
         self._clock = clock
-        self._known: Lazy[str, Signature] = Lazy({})
+        self._known: Lazy[MutableMapping[str, Signature]] = Lazy({})
         # After a start from the snapshot, until catch_up: the digest of the image sizes it was filled from.
         self._unchecked: str | None = None
         self._attempts: dict[str, int] = {}
@@ -93,7 +91,7 @@ class Publisher:
                 index = Index.restore(saved.parts)
         if saved is not None:
             with self._lock:
-                self._known = Lazy(None, partial(_every_source_known, saved, len(saved.parts.store)))
+                self._known = Lazy(None, _signature_table(saved))
                 self.skipped = {s.source: s for s in saved.skipped}
                 self.held = {article.source: article for article in saved.held}
                 self.index = index
@@ -123,7 +121,7 @@ class Publisher:
         return "full"
 
     @property
-    def _signatures(self) -> dict[str, Signature]:
+    def _signatures(self) -> MutableMapping[str, Signature]:
         """The signature of the version of every file published (read from the snapshot on first use)."""
         return self._known()
 
@@ -342,16 +340,7 @@ class Publisher:
         return path.relative_to(self.root).as_posix()
 
 
-def _every_source_known(saved: snapshot.Snapshot, count: int) -> dict[str, Signature]:
-    """A snapshot's file signatures, with every file it holds an article of among them: a file
-    that is not (a damaged table) gets a signature no file has, so the next comparison reads it
-    again, or notices that it is gone."""
-    signatures = saved.signatures() if callable(saved.signatures) else saved.signatures
-    if signatures is None:
-        signatures = {}
-    for source in islice(saved.parts.store.sources, count):  # the snapshot's own: the store grows after it
-        signatures.setdefault(source, UNKNOWN)
-    return signatures
-
-
-UNKNOWN: Signature = -1  # signature_of never gives a negative number
+def _signature_table(saved: snapshot.Snapshot) -> Callable[[], MutableMapping[str, Signature]]:
+    """What makes a snapshot's file signatures on first use."""
+    found = saved.signatures
+    return found if callable(found) else lambda: dict(found)

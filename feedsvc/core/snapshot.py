@@ -33,7 +33,7 @@ import sys
 import zlib
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import accumulate, pairwise
 from pathlib import Path
@@ -44,8 +44,10 @@ from feedsvc.content.folder import Signature
 from feedsvc.content.loader import Skipped
 from feedsvc.content.model import Article, Image, Problem, Provider, Related, Topic
 from feedsvc.core import records
-from feedsvc.core.index import ALL, FeedInfo, FeedKind, FeedRef, Parts
+from feedsvc.core.index import ALL, FeedInfo, FeedKind, FeedRef, Parts, keyed_urls
+from feedsvc.core.layered import Lazy
 from feedsvc.core.records import microseconds, moment
+from feedsvc.core.signatures import WIDTH, SignatureTable, column_of
 from feedsvc.core.storage import atomic_write
 from feedsvc.core.store import Store
 from feedsvc.settings import Settings
@@ -56,7 +58,7 @@ log = logging.getLogger(__name__)
 # (a field, its type or default) changes the identity below, which makes
 # every older snapshot foreign.
 MODEL: tuple[type, ...] = (Article, Related, Provider, Topic, Image, Problem)
-FORMAT = 2  # of the file itself: 1 was a pickle of every article
+FORMAT = 3  # of the file itself: 1 was a pickle of every article
 MAGIC = b"feedsvc-snapshot"
 _PREFIX = struct.Struct("<16sQI")  # magic, the header's length, its CRC-32
 _HEADER = {
@@ -97,9 +99,8 @@ class Snapshot:
     parts: Parts  # the index (its FeedInfo revisions are 0: Index.restore gives new ones)
     held: list[Article]  # future-dated articles as written (the index holds them unpublished)
     skipped: list[Skipped]
-    # Every file's signature; from a saved snapshot, a function that reads them on first use
-    # (None if they do not add up: then every file is read again).
-    signatures: dict[str, Signature] | Callable[[], dict[str, Signature] | None]
+    # Every file's signature; from a saved snapshot, a function that reads them on first use.
+    signatures: Mapping[str, Signature] | Callable[[], SignatureTable]
     sizes: str  # SizeBook.digest() of the image sizes the records were filled from
 
 
@@ -143,7 +144,18 @@ def _layout(root: Path, snapshot: Snapshot) -> Iterator[bytes | memoryview]:
     for new, old in enumerate(order):
         renumber[old] = new
     kept = [store.record(number) for number in order]
-    sections = [marshal.dumps(_made(parts.by_url)), marshal.dumps(_made(snapshot.signatures))]
+    by_source = _made(parts.by_source)
+    url_keys, url_numbers = array("Q"), array("I")
+    for key, value in _made(parts.by_url).items():
+        for source in [value] if isinstance(value, str) else value:
+            url_keys.append(key)
+            url_numbers.append(renumber[by_source[source]])
+    signatures = _made(snapshot.signatures)
+    others = {source: signature for source, signature in signatures.items() if source not in by_source}
+    sections = [
+        marshal.dumps((url_keys.tobytes(), url_numbers.tobytes())),
+        column_of(map(signatures.get, map(store.sources.__getitem__, order))) + marshal.dumps(others),
+    ]
     header = {
         "identity": identity(),
         "root": str(root.resolve()),
@@ -255,53 +267,70 @@ def _restore(header: dict[str, Any], rest: memoryview, path: Path) -> Snapshot:
     held = [records.unpack(s, us, r) for s, us, r in _rows(header["held"], 3, (str, int, bytes))]
     skipped = [Skipped(source, reason) for source, reason in _rows(header["skipped"], 2, (str, str))]
     store = Store(base, offsets, sources, published_us)
+    by_source = Lazy(None, lambda: dict(zip(sources, range(count), strict=True)))
 
-    def by_source() -> dict[str, int]:
-        return dict(zip(sources, range(count), strict=True))
-
-    def by_url() -> dict[str, str | list[str]]:
-        made = _section(found["by_url"], _urls_add_up)
+    def by_url() -> dict[int, str | list[str]]:
+        made = _url_map(found["by_url"], sources)
         if made is None:  # made again from the records: what the snapshot would have held
             log.error("the snapshot %s: its URL table does not add up; made again from the articles", path)
             made = _urls_of(store, members[ALL])
         return made
 
-    def signatures() -> dict[str, Signature] | None:
-        made = _section(found["signatures"], lambda m: _only(m, str) and _only(m.values(), int))
+    def signatures() -> SignatureTable:
+        made = _signature_table(found["signatures"], by_source, count)
         if made is None:
             log.error("the snapshot %s: its file signatures do not add up; every file is read again", path)
+            made = SignatureTable(by_source, bytes(count * WIDTH), {})
         return made
 
     parts = Parts(store, by_source, by_url, members, info, names, header["unpublished"])
     return Snapshot(parts, held, skipped, signatures, header["sizes"])
 
 
-def _section(section: tuple[memoryview, int], adds_up: Callable[[dict[Any, Any]], bool]) -> dict[Any, Any] | None:
-    """A section's dict, read when first needed; None if it is damaged or does not add up."""
+def _checked(section: tuple[memoryview, int]) -> memoryview | None:
     raw, crc = section
+    return raw if zlib.crc32(raw) == crc else None
+
+
+def _url_map(section: tuple[memoryview, int], sources: list[str]) -> dict[int, str | list[str]] | None:
+    """The URL map (by url_key) from its section: a key and an article number a row; None if it does not add up."""
+    raw = _checked(section)
     try:
-        if zlib.crc32(raw) != crc:
-            return None
-        made = marshal.loads(raw)  # noqa: S302 (plain values only; checked before use)
+        keys_raw, numbers_raw = marshal.loads(raw) if raw is not None else (None, None)  # noqa: S302 (checked)
+        keys, numbers = _column("Q", keys_raw, None), _column("I", numbers_raw, None)
     except (ValueError, EOFError, TypeError):
         return None
-    return made if type(made) is dict and adds_up(made) else None
+    if len(keys) != len(numbers) or (numbers and max(numbers) >= len(sources)):
+        return None
+    made: dict[int, str | list[str]] = {}
+    for key, number in zip(keys, numbers, strict=True):
+        source, known = sources[number], made.get(key)
+        made[key] = source if known is None else [*([known] if isinstance(known, str) else known), source]
+    return made
 
 
-def _urls_add_up(by_url: dict[Any, Any]) -> bool:
-    return (
-        _only(by_url, str)
-        and _only(by_url.values(), str, list)
-        and all(_only(value, str) for value in by_url.values() if type(value) is list)
-    )
+def _signature_table(
+    section: tuple[memoryview, int], by_source: Lazy[dict[str, int]], count: int
+) -> SignatureTable | None:
+    """The file signatures from their section: a column read where it lies, then the other files'."""
+    raw = _checked(section)
+    if raw is None or len(raw) < count * WIDTH:
+        return None
+    try:
+        others = marshal.loads(raw[count * WIDTH :])  # noqa: S302 (checked)
+    except (ValueError, EOFError, TypeError):
+        return None
+    if type(others) is not dict or not (_only(others, str) and _only(others.values(), int)):
+        return None
+    return SignatureTable(by_source, raw[: count * WIDTH], others)
 
 
-def _urls_of(store: Store, published: array[int]) -> dict[str, str | list[str]]:
-    """The index's map of URLs to files, from its published articles' records."""
+def _urls_of(store: Store, published: array[int]) -> dict[int, str | list[str]]:
+    """The index's URL map, made from its published articles' records."""
     found: dict[str, list[str]] = {}
     for number in published:
         found.setdefault(store.head(number).url, []).append(store.sources[number])
-    return {url: sources[0] if len(sources) == 1 else sorted(sources) for url, sources in found.items()}
+    return keyed_urls(found)
 
 
 def _feeds(rows: list[Any], count: int) -> tuple[dict[FeedRef, array[int]], dict[FeedRef, FeedInfo]]:

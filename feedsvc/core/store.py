@@ -21,8 +21,8 @@ from feedsvc.content.model import Article
 from feedsvc.core import records
 from feedsvc.core.records import Head
 
-# Articles kept made: enough for the feeds being rendered at once, a few MB.
-MEMO = 4096
+# Articles kept made: a feed rendered in every format makes its items once (1,024 articles: ~3 MB).
+MEMO = 1024
 
 
 class Store:
