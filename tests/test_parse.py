@@ -2,15 +2,27 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from feedsvc.content.model import Article
-from feedsvc.content.parse import InvalidArticle, parse_article, split_front_matter
+from feedsvc.content.parse import (
+    InvalidArticle,
+    Problem,
+    article_from_mapping,
+    load_yaml,
+    parse_article,
+    split_front_matter,
+)
+from feedsvc.text import xml_safe
 
 from .conftest import SEED, article, front_matter
+from .test_properties import article_files
 
 
 def parse(data: dict[str, object] | str, body: str = "") -> Article:
@@ -626,3 +638,54 @@ def test_parse_plain_text_fields_are_cut_before_they_are_sanitised():
     ]
     long_title = "word " * 3000
     assert parse(article(title=long_title)).title == long_title[:MAX_TEXT_CHARS].strip()
+
+
+# Shortcuts taken for speed (issue 13) must not change any result.
+SHORTCUTS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def outcome(read: Callable[[], Article]) -> Article | list[Problem]:
+    try:
+        return read()
+    except InvalidArticle as exc:
+        return exc.problems
+
+
+@SHORTCUTS
+@given(article_files())
+def test_parse_trusts_yaml_text_without_escapes_to_be_xml_safe(file: tuple[str, bytes]):
+    """parse_article skips the per-field cleaning when the front matter has no
+    backslash; cleaning every field anyway gives the same article."""
+    name, data = file
+    text = data.decode("utf-8", errors="replace")
+    try:
+        front, body = split_front_matter(xml_safe(text.lstrip("\ufeff")))
+        fields = load_yaml(front)
+    except InvalidArticle:
+        return
+    assert outcome(lambda: parse_article(text, name)) == outcome(lambda: article_from_mapping(fields, name, body))
+
+
+@SHORTCUTS
+@given(
+    st.text(
+        alphabet=st.sampled_from(
+            [" ", "\t", "\n", "\r", "\x0b", "\xa0", "\u2028", "\u3000", "\u200b", "\x1f", "\x85", "a", "é", "\ufeff"]
+        )
+    )
+)
+def test_single_spacing_shortcut_agrees_with_split_and_join(text: str):
+    from feedsvc.content.cleaning import _single_spaced
+
+    assert _single_spaced(text) == " ".join(text.split())
+
+
+@SHORTCUTS
+@given(st.text(alphabet=st.sampled_from(["0", "1", "9", "٣", "²", ".", " ", "-"]), max_size=12))
+def test_integer_shortcut_agrees_with_the_whole_number_rule(value: str):
+    from feedsvc.content.parse import _WHOLE_NUMBER, _Fields
+
+    fields = _Fields({})
+    expected = (int(float(value)) or None) if value and _WHOLE_NUMBER.fullmatch(value) else None
+    assert fields.integer(value, "width") == expected
+    assert bool(fields.problems) == (value != "" and not _WHOLE_NUMBER.fullmatch(value))

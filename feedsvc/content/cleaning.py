@@ -69,6 +69,15 @@ def plain_text(value: str, xml_safe_already: bool = False) -> str:
             text = shown
         else:  # still changing, so encoded deeper than any real file: no "<" or "&" is left to decode
             text = text.replace("<", "").replace("&", "")
+    return _single_spaced(text)
+
+
+def _single_spaced(text: str) -> str:
+    """``text`` with each run of whitespace as one space, none at either end."""
+    # Most text is that already. In printable text the only whitespace is " ":
+    # every other space, break or separator is a control or separator character.
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
     return " ".join(text.split())
 
 

@@ -232,6 +232,8 @@ class _Fields:
     def integer(self, value: Any, label: str) -> int | None:
         if value is None or value == "":
             return None
+        if type(value) is str and len(value) <= 9 and value.isascii() and value.isdigit():
+            return int(value) or None  # the common case, as _WHOLE_NUMBER and int(float()) read it
         # A huge int is not turned into text: str() of one is slow, or refused.
         number_like = isinstance(value, (str, float)) or is_small_int(value)
         if not number_like or not _WHOLE_NUMBER.fullmatch(str(value)):

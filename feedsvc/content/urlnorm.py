@@ -36,7 +36,12 @@ def _canonical_as_written(raw: str) -> bool:
     It encodes a lone "%" and a second "#", and drops an empty query or
     fragment ("x?", "x#", "x?#a").
     """
-    return raw.count("#") <= 1 and not _LONE_PERCENT.search(raw) and not raw.endswith(("?", "#")) and "?#" not in raw
+    return (
+        raw.count("#") <= 1
+        and ("%" not in raw or not _LONE_PERCENT.search(raw))
+        and not raw.endswith(("?", "#"))
+        and "?#" not in raw
+    )
 
 
 def _normalize_parts(raw: str) -> str | None:
