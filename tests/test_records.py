@@ -91,7 +91,22 @@ def test_the_store_memo_is_bounded():
     numbers = [store.add(FULL._replace(source=f"{n}.md")) for n in range(MEMO + 10)]
     for number in numbers:
         store.article(number)
-    assert store.article.cache_info().currsize == MEMO
+    assert len(store._memo) == MEMO
+
+
+def test_a_store_let_go_is_freed_without_the_cyclic_collector():
+    import gc
+    import weakref
+
+    store = Store()
+    store.article(store.add(FULL))
+    gone = weakref.ref(store)
+    gc.disable()  # as in a server, where everything loaded is frozen out of the collector's sight
+    try:
+        del store
+        assert gone() is None
+    finally:
+        gc.enable()
 
 
 def test_a_store_over_a_buffer_reads_records_in_place():

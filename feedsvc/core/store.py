@@ -13,9 +13,9 @@ added since, one ``bytes`` each.
 from __future__ import annotations
 
 import mmap
+import threading
 from array import array
 from collections.abc import Iterable
-from functools import lru_cache
 
 from feedsvc.content.model import Article
 from feedsvc.core import records
@@ -43,7 +43,10 @@ class Store:
         self.published_us: array[int] = published_us if published_us is not None else array("q")
         if not len(self.sources) == len(self.published_us) == self._base_count:
             raise ValueError("a store's columns must have one entry per record")
-        self.article = lru_cache(maxsize=MEMO)(self._make)
+        # No lru_cache of a bound method here: that is a reference cycle, which the frozen
+        # garbage collector of a server never frees (a store let go must be freed at once).
+        self._memo: dict[int, Article] = {}
+        self._memo_lock = threading.Lock()
 
     @property
     def mapped(self) -> bool:
@@ -73,6 +76,18 @@ class Store:
 
     def head(self, number: int) -> Head:
         return records.head(self.record(number))
+
+    def article(self, number: int) -> Article:
+        """The article with this number, made from its record (or remembered, if made lately)."""
+        found = self._memo.get(number)
+        if found is None:
+            found = self._make(number)
+            with self._memo_lock:
+                memo = self._memo
+                memo[number] = found
+                if len(memo) > MEMO:
+                    del memo[next(iter(memo))]  # the oldest made
+        return found
 
     def _make(self, number: int) -> Article:
         return records.unpack(self.sources[number], self.published_us[number], self.record(number))
