@@ -90,7 +90,7 @@ def serving_app(settings: Settings) -> FeedApp:
     # After loading: its big temporary buffers (a 16 MB snapshot, say) are quicker
     # from the heap than from fresh mappings (measured: 6 ms of a 0.3 s warm start).
     tune_memory()
-    if path is not None and how == "full":
+    if path is not None and how == "full" and service.publisher.saved_to != path:
         # Off the start-up path: the service is ready before the snapshot is written; then it
         # serves from that file, mapped, as a restart would (the heap gives back the records).
         threading.Thread(target=service.publisher.save_snapshot, args=(path, True), daemon=True).start()

@@ -381,3 +381,26 @@ def test_adopting_is_skipped_when_a_change_came_in_meanwhile(folder: Path, tmp_p
     monkeypatch.setattr(snapshot, "save", save_then_change)
     publisher.save_snapshot(tmp_path / "snap", adopt=True)
     assert "Meanwhile" in titles(publisher)
+
+
+def test_a_large_full_load_runs_apart_and_is_served_from_its_snapshot(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr("feedsvc.core.publisher.PARALLEL_THRESHOLD", 10)  # the seeds count as large
+    path = tmp_path / "snap"
+    apart = Publisher(folder)
+    assert apart.load(path, apart=True) == "full"
+    assert apart.saved_to == path and apart.index.store.mapped  # read by the child, mapped here
+    here = Publisher(folder)
+    here.load(None)
+    assert titles(apart) == titles(here)
+    assert [a.guid for a in apart.index.articles] == [a.guid for a in here.index.articles]
+    assert Publisher(folder).load(path) == "snapshot"  # and the next start is a warm one
+
+
+def test_a_full_load_apart_that_fails_is_done_here(folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr("feedsvc.core.publisher.PARALLEL_THRESHOLD", 10)
+    monkeypatch.setattr("feedsvc.core.coldload.sys.executable", str(tmp_path / "no-such-python"))
+    publisher = Publisher(folder)
+    assert publisher.load(tmp_path / "snap", apart=True) == "full"
+    assert publisher.saved_to is None and not publisher.index.store.mapped and titles(publisher)

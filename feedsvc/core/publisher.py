@@ -18,11 +18,20 @@ from collections.abc import Callable, Iterable, MutableMapping
 from datetime import datetime
 from pathlib import Path
 
-from feedsvc.content.folder import BackgroundScan, Signature, article_paths, is_article_name, modified_at, signatures
+from feedsvc.content.folder import (
+    BackgroundScan,
+    Signature,
+    article_paths,
+    is_article_name,
+    modified_at,
+    signatures,
+)
+from feedsvc.content.folder import scan as article_entries
 from feedsvc.content.loader import PARALLEL_THRESHOLD, Skipped, load_folder, log_warnings, read_file
 from feedsvc.content.model import Article
 from feedsvc.core import snapshot
 from feedsvc.core.clock import Clock, utc_now
+from feedsvc.core.coldload import load_apart
 from feedsvc.core.index import Index, IndexDiff
 from feedsvc.core.layered import Lazy
 from feedsvc.core.sizes import Entry, SizeBook, sizes_path
@@ -63,8 +72,11 @@ class Publisher:
         # every article indexed; kept beside the snapshot (sizes_path) when there is one.
         self.sizes = SizeBook()
         self.sizes_path: Path | None = None
+        self.saved_to: Path | None = None  # where a full load left the snapshot it is served from, if it did
 
-    def load(self, snapshot_path: Path | None = None, workers: int = 0, verify: bool = True) -> str:
+    def load(
+        self, snapshot_path: Path | None = None, workers: int = 0, verify: bool = True, apart: bool = False
+    ) -> str:
         """Read the folder at start-up, from the snapshot where files are unchanged.
 
         With ``verify`` False, a start from the snapshot returns as soon as
@@ -73,6 +85,11 @@ class Publisher:
         the folder with it and publishes what changed while we were down. At
         a million files that comparison (a stat each) takes longer than the
         rest of the start.
+
+        With ``apart`` and a snapshot path, a full load of a large folder runs
+        in a process of its own (core.coldload), which writes the snapshot;
+        this one then maps it, as a restart would, and keeps none of the
+        memory reading took.
 
         Returns how: "snapshot" or "full".
         """
@@ -110,6 +127,8 @@ class Publisher:
             log.info("%d files changed since the snapshot was made: loading the folder in full", len(changed))
         if scan is not None:
             scan.cancel()  # the snapshot was not usable
+        if apart and snapshot_path is not None and self._loaded_apart(snapshot_path, workers, verify):
+            return "full"
         with reporting(f"reading {self.root}") as progress:  # a bar on a terminal, else log lines
             result = load_folder(self.root, workers=workers, progress=progress)
         with self._lock, paused_gc():
@@ -119,6 +138,15 @@ class Publisher:
             self.index = Index(self._hold_all(result.articles))
         self._unchecked = None
         return "full"
+
+    def _loaded_apart(self, snapshot_path: Path, workers: int, verify: bool) -> bool:
+        """A large folder read by another process, then served from the snapshot it wrote (see load)."""
+        if sum(1 for _ in article_entries(str(self.root))) < PARALLEL_THRESHOLD:
+            return False  # small: reading it here costs less than starting a process
+        if not load_apart(self.root, snapshot_path, workers) or self.load(snapshot_path, workers, verify) != "snapshot":
+            return False
+        self.saved_to = snapshot_path
+        return True
 
     @property
     def _signatures(self) -> MutableMapping[str, Signature]:

@@ -106,7 +106,7 @@ class FeedService:
         publisher = Publisher(settings.content)
         # With a watcher, its first step compares the folder with the snapshot (Publisher.catch_up,
         # before /readyz says ready): a restart serves the snapshot as soon as it is mapped.
-        how = publisher.load(snapshot.path_for(settings), verify=settings.watch == "off")
+        how = publisher.load(snapshot.path_for(settings), verify=settings.watch == "off", apart=True)
         index = publisher.index
         log.info(
             "loaded %d published and %d unpublished articles, %d files skipped, from %s in %.2fs (%s)",
