@@ -30,21 +30,28 @@ class _Loader(_Base):  # type: ignore[valid-type,misc]
 
 
 _TEXT_TAGS = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
-_Loader.yaml_implicit_resolvers = {
+_IMPLICIT: dict[str, list[tuple[str, re.Pattern[str]]]] = {
     first: [(tag, pattern) for tag, pattern in resolvers if tag not in _TEXT_TAGS]
     for first, resolvers in _Base.yaml_implicit_resolvers.items()
 }
-# No remaining implicit type (null, timestamp, merge, value) starts with a letter
-# except null itself, so such a plain scalar (most titles, names, URLs) is text.
-_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-_NULLS = frozenset({"null", "Null", "NULL"})
-_base_resolve = _Loader.resolve
+_Loader.yaml_implicit_resolvers = _IMPLICIT
+# The first characters of the plain scalars that may be anything but text.
+_TYPED_FIRST = frozenset(first for first, resolvers in _IMPLICIT.items() if resolvers)
+_STR, _MAP, _SEQ = _Base.DEFAULT_SCALAR_TAG, _Base.DEFAULT_MAPPING_TAG, _Base.DEFAULT_SEQUENCE_TAG
 
 
-def _resolve(self: yaml.SafeLoader, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
-    if kind is yaml.ScalarNode and implicit[0] and value and value[0] in _LETTERS and value not in _NULLS:
-        return "tag:yaml.org,2002:str"
-    return str(_base_resolve(self, kind, value, implicit))
+def _resolve(self: yaml.SafeLoader, kind: type, value: Any, implicit: Any) -> str:
+    """The tag PyYAML's Resolver.resolve gives, less its steps for what we never
+    register (path resolvers, resolvers for any first character): it runs for
+    every node, ~60 times a file."""
+    if kind is not yaml.ScalarNode:
+        return _MAP if kind is yaml.MappingNode else _SEQ
+    first = value[:1]
+    if implicit[0] and first in _TYPED_FIRST:  # plain, and may be null, a timestamp, a merge key...
+        for tag, pattern in _IMPLICIT[first]:
+            if pattern.match(value):
+                return tag
+    return _STR
 
 
 # The composer tells the resolver of every step down and back up the tree, for
@@ -95,8 +102,7 @@ def load_yaml(front: str) -> dict[str, Any]:
     return data
 
 
-_STR, _NULL, _TIMESTAMP = "tag:yaml.org,2002:str", "tag:yaml.org,2002:null", "tag:yaml.org,2002:timestamp"
-_MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+_NULL, _TIMESTAMP = "tag:yaml.org,2002:null", "tag:yaml.org,2002:timestamp"
 _NUMBER_TAGS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
 _Scalar = yaml.ScalarNode
 
