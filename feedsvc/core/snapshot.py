@@ -35,7 +35,8 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from itertools import accumulate, pairwise
+from itertools import accumulate, islice
+from operator import le
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -258,7 +259,7 @@ def _restore(header: dict[str, Any], rest: memoryview, path: Path) -> Snapshot:
     base = rest[starts[-1] :]
     offsets, published_us = _column("Q", header["offsets"], count + 1), _column("q", header["published_us"], count)
     sources = header["sources"]
-    if offsets[0] != 0 or offsets[-1] != len(base) or not all(a <= b for a, b in pairwise(offsets)):
+    if offsets[0] != 0 or offsets[-1] != len(base) or not all(map(le, offsets, islice(offsets, 1, None))):
         raise ValueError("the records do not add up")
     if len(sources) != count or not _only(sources, str) or len(set(sources)) != count:
         raise ValueError("the file names do not add up")
