@@ -213,3 +213,36 @@ def test_index_orders_dates_to_the_microsecond_in_full_and_incremental_builds():
         incremental, _ = incremental.apply({article.source: article})
     assert [a.source for a in full.articles] == ["c.md", "b.md", "a.md"]
     assert [a.source for a in incremental.articles] == ["c.md", "b.md", "a.md"]
+
+
+def test_index_listing_matches_filtering_every_article():
+    import random
+
+    from feedsvc.core.index import sort_key
+
+    rng = random.Random(7)
+    articles = [
+        make(
+            f"f{n}.md",
+            rng.randrange(1, 28),
+            topics=tuple(rng.sample(["AI", "Cloud", "Data"], rng.randrange(0, 3))),
+            domain=rng.choice(["", "a.com", "b.org"]),
+            published=rng.random() > 0.3,
+        )
+        for n in range(120)
+    ]
+    index = Index(articles)
+    index, _ = index.apply({"f3.md": None, "new.md": make("new.md", 5, topics=("AI",), published=False)})
+    everything = sorted(index.all_articles(), key=sort_key)
+    for topic in (None, "ai", "cloud", "nope"):
+        for provider in (None, "a.com", "b.org"):
+            for published in (None, True, False):
+                expected = [
+                    a.source
+                    for a in everything
+                    if (topic is None or any(t.slug == topic for t in a.topics))
+                    and (provider is None or (a.provider is not None and a.provider.domain == provider))
+                    and (published is None or a.published is published)
+                ]
+                count, found = index.listing(topic, provider, published)
+                assert (count, [a.source for a in found]) == (len(expected), expected), (topic, provider, published)

@@ -13,6 +13,7 @@ import errno
 import hmac
 import logging
 from collections.abc import Callable
+from itertools import islice
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -38,7 +39,6 @@ from feedsvc.api.openapi import openapi_document
 from feedsvc.api.throttle import AuthThrottle, client_key
 from feedsvc.content.model import Article
 from feedsvc.content.parse import InvalidArticle
-from feedsvc.core.index import sort_key
 from feedsvc.core.storage import atomic_delete, atomic_write
 from feedsvc.live.refresh import publish
 from feedsvc.text import slugify
@@ -239,23 +239,24 @@ class ArticleList(HTTPEndpoint):
     async def get(self, request: Request) -> Response:
         service = authorize(request)
         limit = parse_limit(request.query_params.getlist("limit"))
-        articles = list(service.index.all_articles())  # published or not: this is the publisher's view
-        if topic := single(request, "topic"):
-            slug = slugify(topic)
-            articles = [a for a in articles if any(t.slug == slug for t in a.topics)]
-        if provider := single(request, "provider"):
-            domain = provider.lower()
-            articles = [a for a in articles if a.provider is not None and a.provider.domain == domain]
-        published = single(request, "published")
-        if published is not None:
-            if published not in ("true", "false"):
-                raise HTTPException(400, "published: true or false")
-            articles = [a for a in articles if a.published is (published == "true")]
-        articles.sort(key=sort_key)
+        topic, provider, published = single(request, "topic"), single(request, "provider"), single(request, "published")
+        if published not in (None, "true", "false"):
+            raise HTTPException(400, "published: true or false")
+
+        def listed() -> tuple[int, list[Article]]:  # published or not: this is the publisher's view
+            count, articles = service.index.listing(
+                slugify(topic) if topic else None,
+                provider.lower() if provider else None,
+                None if published is None else published == "true",
+            )
+            return count, list(islice(articles, limit))
+
+        # Reading every record's head of a large folder takes a while: not on the event loop.
+        count, articles = await run_in_threadpool(listed)
         return JSONResponse(
             {
-                "count": len(articles),
-                "articles": [article_json(a) for a in articles[:limit]],
+                "count": count,
+                "articles": [article_json(a) for a in articles],
                 "problems": [{"source": s.source, "reason": s.reason} for s in service.publisher.skipped.values()],
             },
             headers=NO_STORE,

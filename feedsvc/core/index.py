@@ -351,6 +351,36 @@ class Index:
         for number in self._members[ALL]:
             yield from head(number).images
 
+    def listing(
+        self, topic: str | None = None, provider: str | None = None, published: bool | None = None
+    ) -> tuple[int, Iterator[Article]]:
+        """Every article, published or not, of a topic (slug) and a provider (domain) when given,
+        in the feeds' order (sort_key), and how many: the write API's list.
+
+        Published ones come from the feeds' member arrays as they are; of the
+        rest only the records' heads are read, and only the articles asked
+        for are made.
+        """
+        store = self._store
+        streams: list[Sequence[int]] = []
+
+        def wanted(head: Head) -> bool:
+            in_topic = topic is None or any(t.slug == topic for t in head.topics)
+            return in_topic and (provider is None or (head.provider is not None and head.provider.domain == provider))
+
+        if published is not False:
+            ref = FeedRef(FeedKind.TOPIC, topic) if topic else FeedRef(FeedKind.PROVIDER, provider) if provider else ALL
+            members: Sequence[int] = self._members.get(ref, _EMPTY)
+            if topic and provider:
+                members = [number for number in members if wanted(store.head(number))]
+            streams.append(members)
+        if published is not True:
+            shown = set(self._members[ALL])
+            others = (number for number in self._by_source.values() if number not in shown)
+            streams.append(sorted((n for n in others if wanted(store.head(n))), key=store.key))
+        count = sum(map(len, streams))
+        return count, map(store.article, merge(*streams, key=store.key))
+
     def holding(self, urls: Container[str]) -> Iterator[Article]:
         """Every article, published or not, with an image at one of these URLs (reads every head)."""
         store = self._store
