@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 
 from feedsvc.content.model import Article, Topic
 from feedsvc.core.index import ALL, DEFAULT_WINDOW, FeedKind, FeedRef, Index
-from feedsvc.core.query import FeedQuery, Position
+from feedsvc.core.query import FeedQuery, Filters, Position
 from feedsvc.render.spec import Site, feed_spec
 from feedsvc.render.urls import Urls
 from feedsvc.render.xmlfeeds import render_atom, render_rss
@@ -339,3 +339,40 @@ def test_a_union_is_revised_when_any_of_its_topics_changes_and_only_then():
     assert changed.query_revision(union) not in (None, before)
     gone, _ = changed.apply({"a.md": None})
     assert gone.query_revision(union) is None  # topic a has no articles left: no such union
+
+
+def test_a_rare_search_reads_a_bounded_number_of_articles_a_page_and_the_walk_finds_them_all(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setattr("feedsvc.core.index.SCAN_BUDGET", 7)
+    articles = [make(f"{n:03d}.md", n % 9, excerpt="needle" if n % 10 == 3 else "hay") for n in range(60)]
+    index = Index(articles)
+    wanted = [a.source for a in index.articles if a.excerpt == "needle"]
+    query = FeedQuery((ALL,), 2, Filters(text="needle"))
+    seen, pages, empty = [], 0, 0
+    while True:
+        pages += 1
+        items, after = index.page(query)
+        assert len(items) <= 2
+        seen += [a.source for a in items]
+        empty += not items
+        if after is None:
+            break
+        query = query.resume(after)
+    assert seen == wanted and empty > 0  # some pages read their 7 articles and found nothing: they still go on
+    assert pages >= len(articles) // 7
+
+
+def test_a_search_page_that_found_nothing_yet_is_served_with_its_next_link(
+    content: Callable[..., Path], client_for: Callable[..., TestClient], monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr("feedsvc.core.index.SCAN_BUDGET", 3)
+    for n in range(12):  # the oldest alone is a needle
+        title = "Needle" if n == 0 else f"Hay {n}"
+        folder = content(f"a{n:02d}.md", article(title=title, publishedDateTime=f"2024-01-{n + 1:02d}T00:00:00Z"))
+    client = client_for(folder)
+    ids = walked_ids(client.get, "/feeds/all.atom?q=needle")
+    assert len(ids) == 1
+    first = client.get("/feeds/all.atom?q=needle")
+    assert first.status_code == 200 and not feedparser.parse(first.content).entries  # nothing in the newest 3
+    assert any(link.rel == "next" for link in feedparser.parse(first.content).feed.links)

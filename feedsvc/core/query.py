@@ -122,7 +122,11 @@ class FeedQuery:
         return FeedQuery(self.refs, self.limit, self.filters)
 
     def next(self, last: Article) -> FeedQuery:
-        return FeedQuery(self.refs, self.limit, self.filters, Position.of(last))
+        return self.resume(Position.of(last))
+
+    def resume(self, after: Position) -> FeedQuery:
+        """The same query, starting after a position."""
+        return FeedQuery(self.refs, self.limit, self.filters, after)
 
     def params(self) -> list[tuple[str, str]]:
         """The query string's parameters in canonical form and a fixed order (what rel="self" says)."""

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from feedsvc import __version__
 from feedsvc.content.model import Article, Image
 from feedsvc.core.index import FeedInfo, FeedKind
-from feedsvc.core.query import FeedQuery, Filters, since_text
+from feedsvc.core.query import FeedQuery, Filters, Position, since_text
 from feedsvc.render.media import podcast_cover, rss_image_allowed
 from feedsvc.render.urls import DEFAULT_LIMIT, Urls
 
@@ -96,14 +96,14 @@ def feed_spec(
     limit: int = DEFAULT_LIMIT,
     articles: Sequence[Article] = (),
     query: FeedQuery | None = None,
-    more: bool = False,
+    after: Position | None = None,
 ) -> FeedSpec:
     """Given a feed, the site and the base URL, return what the feed says about itself.
 
     With ``articles`` (the items it will carry), the feed is dated by the
     latest change among them, so it is never older than one of its entries.
     With a ``query`` (a page or a filtered feed), the document names itself by
-    it; ``more`` says that older items follow, for its rel="next" link.
+    it; ``after`` is where the next page starts, when older items follow (rel="next").
     """
     query = query or FeedQuery((info.ref,), limit)
     narrowed = narrowed_by(query.filters)
@@ -133,7 +133,7 @@ def feed_spec(
         cover=(logo if podcast_cover(logo) else site_cover).url,
         author=(info.name if info.ref.kind is FeedKind.PROVIDER else site.title)[:AUTHOR_MAX],
         owner_email=site.owner_email,
-        pages=urls.pages(query, extension, articles[-1] if more and articles else None),
+        pages=urls.pages(query, extension, after),
     )
 
 

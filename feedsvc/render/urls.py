@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
-from feedsvc.content.model import Article
 from feedsvc.core.index import FeedKind, FeedRef
-from feedsvc.core.query import DEFAULT_LIMIT, MAX_LIMIT, FeedQuery
+from feedsvc.core.query import DEFAULT_LIMIT, MAX_LIMIT, FeedQuery, Position
 
 __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "Urls", "anchor"]
 
@@ -34,14 +33,14 @@ class Urls:
         string = f"?{urlencode(params, quote_via=quote, safe=':')}" if params else ""
         return f"{self.base}/feeds/{path}.{extension}{string}"
 
-    def pages(self, query: FeedQuery, extension: str, last: Article | None) -> tuple[tuple[str, str], ...]:
+    def pages(self, query: FeedQuery, extension: str, after: Position | None) -> tuple[tuple[str, str], ...]:
         """A document's paging links (RFC 5005 §3, FeedSpec.pages): "first" on every page after it,
-        "next" (older items, starting after ``last``) when there are any."""
+        "next" (older items, starting after ``after``) when there are any."""
         links = []
         if query.after is not None:
             links.append(("first", self.query_feed(query.first(), extension)))
-        if last is not None:
-            links.append(("next", self.query_feed(query.next(last), extension)))
+        if after is not None:
+            links.append(("next", self.query_feed(query.resume(after), extension)))
         return tuple(links)
 
     def opml(self, extension: str | None = None) -> str:

@@ -18,7 +18,7 @@ from feedsvc.core import snapshot
 from feedsvc.core.clock import Clock, utc_now
 from feedsvc.core.index import ALL, FeedKind, FeedRef, Index
 from feedsvc.core.publisher import Publisher
-from feedsvc.core.query import FeedQuery
+from feedsvc.core.query import FeedQuery, Position
 from feedsvc.render import FeedFormat
 from feedsvc.render.pages import static_file
 from feedsvc.render.spec import Site, feed_spec
@@ -130,9 +130,9 @@ class FeedService:
 
         def render() -> bytes:
             articles = index.select(ref, limit + 1)  # one more: whether an older page follows (rel="next")
-            more = len(articles) > limit
+            after = Position.of(articles[limit - 1]) if len(articles) > limit else None
             articles = articles[:limit]
-            spec = feed_spec(info, self.site, urls, fmt.extension, limit, articles, more=more)
+            spec = feed_spec(info, self.site, urls, fmt.extension, limit, articles, after=after)
             return fmt.render(spec, articles)
 
         slot = feed_slot(ref, fmt, limit, base_url)
@@ -155,13 +155,13 @@ class FeedService:
             return cached
         info = index.query_info(query)
         assert info is not None  # the same snapshot has every feed of the query
-        articles, more = index.page(query)
-        if not articles and query.after is not None:
+        articles, after = index.page(query)
+        if not articles and after is None and query.after is not None:
             raise PastTheEnd(query.after)
         urls = Urls(base_url)
 
         def render() -> bytes:
-            spec = feed_spec(info, self.site, urls, fmt.extension, query.limit, articles, query, more)
+            spec = feed_spec(info, self.site, urls, fmt.extension, query.limit, articles, query, after)
             # No WebSub hubs: hubs are told about the plain feeds only, so a subscription
             # to a page or a filtered feed would never hear of a change.
             return fmt.render(replace(spec, hubs=()), articles)
