@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 
 import feedsvc as feedsvc_package
-from bench import capacity, hugo, observe
+from bench import build, capacity, hugo, observe
 from bench.clients import corpus, first_requests, percentile, serve_every_feed, warm_page_cache
 from bench.peers import bare_starlette, feedsvc, nginx, rss_kib, wrk
 from bench.update import edit_costs, visible_latencies
@@ -189,9 +189,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5, help="duration of each wrk run")
     parser.add_argument(
         "--only",
-        choices=["logging", "capacity"],
+        choices=["logging", "capacity", "build"],
         help="just these rows: logging = hit and 304 vs nginx, access logs on and off; "
-        "capacity = cold, warm, memory and first request per article at each size (bench/capacity.py)",
+        "capacity = cold, warm, memory and first request per article at each size (bench/capacity.py); "
+        "build = time and peak memory of feedsvc build at each size (bench/build.py)",
     )
     parser.add_argument("--rounds", type=int, default=3, help="side-by-side rounds of the logging rows")
     args = parser.parse_args()
@@ -200,6 +201,9 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     if args.only == "capacity":
         capacity.run(sizes, args.work)
+        return
+    if args.only == "build":
+        build.run(sizes, args.work, output_folder(args.work, "build-at-scale"))
         return
     if args.only == "logging":
         print_table(logging_rows(corpus(args.work, main_size), args.seconds, args.rounds))
