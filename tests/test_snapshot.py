@@ -404,3 +404,15 @@ def test_a_full_load_apart_that_fails_is_done_here(folder: Path, tmp_path: Path,
     publisher = Publisher(folder)
     assert publisher.load(tmp_path / "snap", apart=True) == "full"
     assert publisher.saved_to is None and not publisher.index.store.mapped and titles(publisher)
+
+
+def test_a_start_from_the_snapshot_names_each_skipped_file_once(
+    folder: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    (folder / "broken.md").write_text("---\ntitle: [unclosed\n---\n")
+    path = _saved(folder, tmp_path)
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert Publisher(folder).load(path) == "snapshot"
+    named = [r.getMessage() for r in caplog.records if "broken.md" in r.getMessage()]
+    assert len(named) == 1 and named[0].startswith("skipped broken.md")

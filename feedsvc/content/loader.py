@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import marshal
 import os
 import queue
 import re
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,10 +202,16 @@ def _read_in_parallel(files: list[tuple[str, str]], workers: int, progress: Prog
     counter = context.Value("q", 0)
     readers = []
     processes = []
+    # The file list goes to the workers in a private file, not as start-up arguments (~75 MB at a
+    # million files): spawn writes those down a pipe, and a worker that dies before reading all of
+    # it would leave start() waiting forever.
+    listing = tempfile.NamedTemporaryFile(prefix="feedsvc-files-", suffix=".marshal")  # noqa: SIM115 (closed below)
     try:
+        listing.write(marshal.dumps(chunks))
+        listing.flush()
         for _ in range(workers - 1):
             reader, writer = context.Pipe(duplex=False)
-            process = context.Process(target=_work, args=(chunks, counter, writer), daemon=True)
+            process = context.Process(target=_work, args=(listing.name, counter, writer), daemon=True)
             process.start()
             writer.close()  # the worker holds the only writing end: its death is an end of file here
             readers.append(reader)
@@ -235,6 +243,7 @@ def _read_in_parallel(files: list[tuple[str, str]], workers: int, progress: Prog
                     tell()
         return [item for number, chunk in enumerate(chunks) for item in done.get(number) or _read_chunk(chunk)]
     finally:
+        listing.close()  # and removed
         for reader in readers:
             reader.close()
         for process in processes:
@@ -243,10 +252,13 @@ def _read_in_parallel(files: list[tuple[str, str]], workers: int, progress: Prog
             process.join()
 
 
-def _work(chunks: list[list[tuple[str, str]]], counter: Any, connection: Any) -> None:
-    """A loading worker: read chunks until there are none left, sending each
-    result from a thread (a full pipe stops the sending, not the reading)."""
+def _work(listing: str, counter: Any, connection: Any) -> None:
+    """A loading worker: read chunks (listed in the file ``listing``) until there are none
+    left, sending each result from a thread (a full pipe stops the sending, not the reading)."""
     import threading
+
+    with open(listing, "rb") as file:
+        chunks: list[list[tuple[str, str]]] = marshal.load(file)  # noqa: S302 (our own parent's, private)
 
     outbox: queue.SimpleQueue[tuple[int, list[Loaded]] | None] = queue.SimpleQueue()
 

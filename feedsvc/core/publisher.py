@@ -113,6 +113,8 @@ class Publisher:
                 self.held = {article.source: article for article in saved.held}
                 self.index = index
             self._unchecked = saved.sizes
+            for skipped in saved.skipped:  # each broken file once per start, as a full load logs them
+                log.warning("skipped %s", skipped)
             self.release_due()  # held articles whose time came while we were down
             if not verify:
                 return "snapshot"
