@@ -742,3 +742,21 @@ def test_providers_are_remembered_by_type_as_well_as_value():
     assert warnings(1) == warnings("1") == []
     assert warnings(True) == ["provider.images[0].width: must be a whole number, not true/false; left out"]
     assert warnings(1) == []
+
+
+@SHORTCUTS
+@given(st.lists(st.sampled_from(["AI", "ai", " AI ", "!!!", "a" * 201, "&amp;"]) | st.text(max_size=30), max_size=6))
+def test_topics_read_once_read_as_every_time(items: list[str]):
+    """Each topic as written is read once and remembered: the same topics and warnings as reading each."""
+    from feedsvc.content.parse import _Fields
+
+    def read_each() -> tuple[tuple[Any, ...], list[Problem]]:
+        fields, topics = _Fields({}), {}
+        for i, item in enumerate(items):
+            topic = fields.read_topic(item, f"topics[{i}]")
+            if topic is not None:
+                topics.setdefault(topic.slug, topic)
+        return tuple(topics.values()), fields.problems
+
+    remembered = _Fields({"topics": items})
+    assert (remembered.topics("topics"), remembered.problems) == read_each()

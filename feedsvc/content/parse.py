@@ -18,6 +18,7 @@ import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time
+from functools import lru_cache
 from typing import Any
 
 from feedsvc.content.cleaning import plain_text, render_markdown
@@ -262,21 +263,28 @@ class _Fields:
         topics: dict[str, Topic] = {}
         for i, item in enumerate(self.items(value, name, MAX_TOPICS)):
             label = f"{name}[{i}]"
-            if not isinstance(item, (str, date)):
-                self.warn(label, f"must be text, not {kind_of(item)}; left out")
-                continue
-            topic_name = self.plain(self.xml_safe(str(item)), label)
-            if len(topic_name) > MAX_TOPIC_CHARS:
-                self.warn(label, f"longer than {MAX_TOPIC_CHARS} characters, too long for a feed URL; left out")
-                continue
-            slug = slugify(topic_name)
-            if not slug:
-                self.warn(
-                    label, f"{preview(topic_name)} has no letters a-z or digits to make a feed URL from; left out"
-                )
-                continue
-            topics.setdefault(slug, one_topic(topic_name, slug))  # one topic listed twice counts once
+            if type(item) is str and len(item) <= MAX_TOPIC_CHARS:
+                topic, problems = _topic_of(item)
+                self.problems.extend(problem._replace(field=label) for problem in problems)
+            else:
+                topic = self.read_topic(item, label)
+            if topic is not None:
+                topics.setdefault(topic.slug, topic)  # one topic listed twice counts once
         return tuple(topics.values())
+
+    def read_topic(self, item: Any, label: str) -> Topic | None:
+        if not isinstance(item, (str, date)):
+            self.warn(label, f"must be text, not {kind_of(item)}; left out")
+            return None
+        topic_name = self.plain(self.xml_safe(str(item)), label)
+        if len(topic_name) > MAX_TOPIC_CHARS:
+            self.warn(label, f"longer than {MAX_TOPIC_CHARS} characters, too long for a feed URL; left out")
+            return None
+        slug = slugify(topic_name)
+        if not slug:
+            self.warn(label, f"{preview(topic_name)} has no letters a-z or digits to make a feed URL from; left out")
+            return None
+        return one_topic(topic_name, slug)
 
     def images(self, value: Any, prefix: str) -> tuple[Image, ...]:
         images = []
@@ -372,6 +380,14 @@ class _Fields:
             excerpt = self.text("excerpt", data=item, path=f"{label}.excerpt", plain=True, severity="warning")
             related.append(Related(title, url, excerpt, when if when and when >= _EARLIEST else None, provider))
         return tuple(related)
+
+
+# Thousands of articles name the same few topics: each topic as written is read once.
+@lru_cache(maxsize=16384)
+def _topic_of(item: str) -> tuple[Topic | None, tuple[Problem, ...]]:
+    """The topic ``item`` names, and the problems reading it finds (labelled "")."""
+    fields = _Fields({})
+    return fields.read_topic(item, ""), tuple(fields.problems)
 
 
 # A corpus names few providers, each in thousands of articles and their related
