@@ -306,12 +306,12 @@ class Publisher:
     def changed_since_load(self, now: dict[str, Signature] | None = None) -> list[Path]:
         """Every path whose state differs from what the index holds (a full stat scan,
         or ``now``: one made earlier)."""
-        with self._lock:
-            known = dict(self._signatures)
         if now is None:
             now = signatures(self.root)
-        changed = [source for source, signature in now.items() if known.get(source) != signature]
-        changed.extend(known.keys() - now.keys())
+        with self._lock:  # compared in place: a copy of a million signatures costs more than the comparison
+            known = self._signatures
+            changed = [source for source, signature in now.items() if known.get(source) != signature]
+            changed.extend(source for source in known if source not in now)
         return [self.root / source for source in changed]
 
     def retry_delay(self, paths: Iterable[Path]) -> float:
