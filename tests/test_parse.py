@@ -760,3 +760,9 @@ def test_topics_read_once_read_as_every_time(items: list[str]):
 
     remembered = _Fields({"topics": items})
     assert (remembered.topics("topics"), remembered.problems) == read_each()
+
+
+@pytest.mark.parametrize("value", ["!!int _", "!!int ''", "!!float ''", "!!timestamp x", "!!bool x"])
+def test_parse_rejects_a_tagged_value_yaml_cannot_read_with_a_reason(value: str):
+    text = f"---\ntitle: T\nwebUrl: https://e.org/a\npublishedDateTime: 2024-01-01T00:00:00Z\nextra: {value}\n---\n"
+    assert "tagged value" in problems(text)[0]

@@ -95,6 +95,12 @@ def load_yaml(front: str) -> dict[str, Any]:
         raise InvalidArticle([Problem("", f"front matter is not valid YAML: {_yaml_reason(exc)}")]) from None
     except (ValueError, RecursionError) as exc:  # e.g. a date the constructor cannot build
         raise InvalidArticle([Problem("", f"front matter is not valid YAML: {clip(str(exc))}")]) from None
+    except (IndexError, KeyError, AttributeError, TypeError):
+        # PyYAML's constructors fail this way on an explicitly tagged value they cannot read
+        # (``!!int ''``, ``!!bool x``, ``!!timestamp x``): bad input, not a bug of ours.
+        raise InvalidArticle(
+            [Problem("", "front matter is not valid YAML: a tagged value (!!…) cannot be read")]
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
