@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import marshal
 import os
 import pickle
@@ -416,3 +417,17 @@ def test_a_start_from_the_snapshot_names_each_skipped_file_once(
         assert Publisher(folder).load(path) == "snapshot"
     named = [r.getMessage() for r in caplog.records if "broken.md" in r.getMessage()]
     assert len(named) == 1 and named[0].startswith("skipped broken.md")
+
+
+def test_a_full_load_apart_names_each_skipped_file_once(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+):
+    monkeypatch.setattr("feedsvc.core.publisher.PARALLEL_THRESHOLD", 10)
+    (folder / "broken.md").write_text("---\ntitle: [unclosed\n---\n")
+    logging.getLogger().addHandler(handler := logging.StreamHandler())  # this process's lines, on stderr too
+    try:
+        assert Publisher(folder).load(tmp_path / "snap", apart=True) == "full"
+    finally:
+        logging.getLogger().removeHandler(handler)
+    err = capfd.readouterr().err  # the child's lines and ours
+    assert err.count("skipped broken.md") == 1

@@ -73,6 +73,7 @@ class Publisher:
         self.sizes = SizeBook()
         self.sizes_path: Path | None = None
         self.saved_to: Path | None = None  # where a full load left the snapshot it is served from, if it did
+        self._told_skipped = False  # whether the skipped files of this load were logged already
 
     def load(
         self, snapshot_path: Path | None = None, workers: int = 0, verify: bool = True, apart: bool = False
@@ -113,8 +114,9 @@ class Publisher:
                 self.held = {article.source: article for article in saved.held}
                 self.index = index
             self._unchecked = saved.sizes
-            for skipped in saved.skipped:  # each broken file once per start, as a full load logs them
-                log.warning("skipped %s", skipped)
+            if not self._told_skipped:  # each broken file once per start, as a full load logs them
+                for skipped in saved.skipped:
+                    log.warning("skipped %s", skipped)
             self.release_due()  # held articles whose time came while we were down
             if not verify:
                 return "snapshot"
@@ -145,8 +147,14 @@ class Publisher:
         """A large folder read by another process, then served from the snapshot it wrote (see load)."""
         if sum(1 for _ in article_entries(str(self.root))) < PARALLEL_THRESHOLD:
             return False  # small: reading it here costs less than starting a process
-        if not load_apart(self.root, snapshot_path, workers) or self.load(snapshot_path, workers, verify) != "snapshot":
+        if not load_apart(self.root, snapshot_path, workers):
             return False
+        self._told_skipped = True  # the child logged them as it read them
+        try:
+            if self.load(snapshot_path, workers, verify) != "snapshot":
+                return False
+        finally:
+            self._told_skipped = False
         self.saved_to = snapshot_path
         return True
 
