@@ -170,3 +170,37 @@ def test_publisher_never_publishes_a_missing_folder_as_empty(folder: Path):
     folder.rename(folder.with_name("elsewhere"))
     assert publisher.refresh([folder, *files]) == (None, [])
     assert publisher.index is index
+
+
+@pytest.mark.parametrize("own_process", [True, False])
+def test_live_watcher_publishes_from_its_own_process_or_from_this_one(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, own_process: bool
+):
+    import asyncio
+
+    from feedsvc.core.index import ALL
+    from feedsvc.core.publisher import Publisher
+    from feedsvc.live.watcher import watch
+
+    if not own_process:  # the watching process cannot start: watchfiles runs in this one
+        monkeypatch.setattr("feedsvc.live.watcher.sys.executable", str(folder / "no-such-python"))
+    publisher = Publisher(folder)
+    publisher.load(None)
+
+    def published() -> list[str]:
+        return [a.title for a in publisher.index.select(ALL, 500)]
+
+    async def run() -> None:
+        stop, ready = asyncio.Event(), asyncio.Event()
+        task = asyncio.create_task(watch(publisher, "auto", stop, ready))
+        await asyncio.wait_for(ready.wait(), 30)
+        (folder / "watched.md").write_text(front_matter(article(title="Watched")))
+        for _ in range(600):
+            if "Watched" in published():
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+    asyncio.run(run())
+    assert "Watched" in published()
