@@ -1,4 +1,4 @@
-"""Watch the content folder (watchfiles, in the service's event loop) and publish changes."""
+"""Watch the content folder (watchfiles, in a process of its own: live/watchproc.py) and publish changes."""
 
 from __future__ import annotations
 
