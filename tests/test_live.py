@@ -183,7 +183,7 @@ def test_live_watcher_publishes_from_its_own_process_or_from_this_one(
     from feedsvc.live.watcher import watch
 
     if not own_process:  # the watching process cannot start: watchfiles runs in this one
-        monkeypatch.setattr("feedsvc.live.watcher.sys.executable", str(folder / "no-such-python"))
+        monkeypatch.setattr("feedsvc.live.watchproc.sys.executable", str(folder / "no-such-python"))
     publisher = Publisher(folder)
     publisher.load(None)
 

@@ -100,8 +100,8 @@ def sort_key(article: Article) -> tuple[int, str]:
     return (-((article.published_at - _EPOCH) // _MICROSECOND), article.source)
 
 
-def feed_refs(article: Article | None) -> set[FeedRef]:
-    """The feeds a published article appears in (none for unpublished or None)."""
+def feed_refs(article: Article | Head | None) -> set[FeedRef]:
+    """The feeds a published article appears in (none for unpublished or None); its record's head says as much."""
     if article is None or not article.published:
         return set()
     refs = {ALL}
@@ -273,10 +273,6 @@ class Index:
     def sources(self) -> Iterable[str]:
         return self._by_source.keys()
 
-    def numbers(self) -> Iterable[int]:
-        """Every article's number, published or not, in no particular order."""
-        return self._by_source.values()
-
     def all_articles(self) -> Iterable[Article]:
         """Every article, published or not, in no particular order (each one made: O(all))."""
         return map(self._store.article, self._by_source.values())
@@ -392,12 +388,12 @@ class Index:
         count = sum(map(len, streams))
         return count, map(store.article, merge(*streams, key=store.key))
 
-    def holding(self, urls: Container[str]) -> Iterator[Article]:
-        """Every article, published or not, with an image at one of these URLs (reads every head)."""
+    def holding(self, urls: Container[str]) -> Iterator[str]:
+        """The file of every article, published or not, with an image at one of these URLs (reads every head)."""
         store = self._store
-        for number in self._by_source.values():
+        for source, number in self._by_source.items():
             if any(image.url in urls for image in store.head(number).images):
-                yield store.article(number)
+                yield source
 
     def apply(self, changes: Mapping[str, Article | None]) -> tuple[Index, IndexDiff]:
         """Given new versions of some files (None: the file is gone), return
@@ -451,7 +447,7 @@ class Index:
         for source, article in current.items():
             old_number = by_source.get(source)
             old = None if old_number is None else store.head(old_number)
-            old_refs, current_refs = _head_refs(old), feed_refs(article)
+            old_refs, current_refs = feed_refs(old), feed_refs(article)
             for ref in old_refs | current_refs:
                 change = affected.get(ref)
                 if change is None:
@@ -554,17 +550,6 @@ def _first_logo(ref: FeedRef, articles: Iterable[Article | Head]) -> Image | Non
 
 def _has_logo(articles: Iterable[Article]) -> bool:
     return any(a.provider is not None and a.provider.images for a in articles)
-
-
-def _head_refs(head: Head | None) -> set[FeedRef]:
-    """The feeds the article with this head appears in (feed_refs from the head alone)."""
-    if head is None or not head.published:
-        return set()
-    refs = {ALL}
-    refs.update(FeedRef(FeedKind.TOPIC, topic.slug) for topic in head.topics)
-    if head.provider and head.provider.domain:
-        refs.add(FeedRef(FeedKind.PROVIDER, head.provider.domain))
-    return refs
 
 
 def _same_window(before: array[int], after: array[int], size: int) -> bool:

@@ -255,7 +255,7 @@ class Publisher:
         previous = {url: entry for url, entry in before.items() if entry is not None}
         # Finding the articles reads every record's head: not while holding up edits. Anything
         # indexed after this look was filled from the book when it was indexed (_hold).
-        holding = [article.source for article in self.index.holding(before)]
+        holding = list(self.index.holding(before))
         with self._lock:
             changes: dict[str, Article | None] = {}
             for source in holding:

@@ -96,9 +96,6 @@ class Store:
         """The index's sort key of an article (core.index.sort_key): newest first, ties by file name."""
         return (-self.published_us[number], self.sources[number])
 
-    def records_of(self, numbers: Iterable[int]) -> Iterable[bytes | memoryview]:
-        return map(self.record, numbers)
-
     def size(self) -> int:
         """The bytes the records take."""
         return self._offsets[-1] + sum(len(r) for r in self._added if r is not None)

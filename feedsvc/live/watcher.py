@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from watchfiles import awatch
 
 from feedsvc.core.publisher import Publisher
 from feedsvc.live.refresh import publish
+from feedsvc.live.watchproc import command as watch_command
 
 log = logging.getLogger(__name__)
 logging.getLogger("watchfiles").setLevel(logging.WARNING)  # it logs every batch at INFO; we log what we publish
@@ -47,14 +47,7 @@ async def watch(
     root = publisher.root
     try:
         process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "feedsvc.live.watchproc",
-            str(root),
-            mode,
-            str(STEP_MS),
-            str(DEBOUNCE_MS),
-            str(POLL_DELAY_MS),
+            *watch_command(str(root), mode, STEP_MS, DEBOUNCE_MS, POLL_DELAY_MS),
             stdout=asyncio.subprocess.PIPE,
             limit=LINE_LIMIT,
         )
@@ -81,11 +74,7 @@ async def watch(
                 # compare the folder with what is published, now that the watches are in place.
                 reconcile = asyncio.get_running_loop().create_task(_reconcile(publisher, ready))
                 continue
-            paths = {Path(path) for path in json.loads(text)}
-            try:
-                await publish(publisher, paths, latency)
-            except Exception:  # one bad batch must not stop publishing
-                log.exception("could not apply changes to %d path(s)", len(paths))
+            await _publish_batch(publisher, {Path(path) for path in json.loads(text)}, latency)
     finally:
         stopping.cancel()
         if reconcile is not None:
@@ -119,13 +108,16 @@ async def _watch_here(
     reconcile = asyncio.get_running_loop().create_task(_reconcile(publisher, ready, settle=0.2))
     try:
         async for changes in watcher:
-            paths = {Path(path) for _, path in changes}
-            try:
-                await publish(publisher, paths, latency)
-            except Exception:  # one bad batch must not stop publishing
-                log.exception("could not apply changes to %d path(s)", len(paths))
+            await _publish_batch(publisher, {Path(path) for _, path in changes}, latency)
     finally:
         reconcile.cancel()
+
+
+async def _publish_batch(publisher: Publisher, paths: set[Path], latency: Callable[[float], None] | None) -> None:
+    try:
+        await publish(publisher, paths, latency)
+    except Exception:  # one bad batch must not stop publishing
+        log.exception("could not apply changes to %d path(s)", len(paths))
 
 
 async def _reconcile(publisher: Publisher, ready: asyncio.Event | None, settle: float = 0.0) -> None:

@@ -20,6 +20,11 @@ import sys
 IDLE_MS = 200
 
 
+def command(root: str, mode: str, step: int, debounce: int, poll_delay: int) -> list[str]:
+    """The command that starts this process (main's arguments, in order)."""
+    return [sys.executable, "-m", __name__, root, mode, str(step), str(debounce), str(poll_delay)]
+
+
 def main(arguments: list[str]) -> int:
     from watchfiles import watch
 
