@@ -58,13 +58,14 @@ class Store:
 
     def add(self, article: Article) -> int:
         """Keep one article; returns its number."""
-        self._added.append(records.pack(article))
-        self.published_us.append(records.microseconds(article.published_at))
-        self.sources.append(article.source)  # last: a number exists once its source does
-        return len(self.sources) - 1
+        return self.add_record(article.source, records.microseconds(article.published_at), records.pack(article))
 
-    def add_all(self, articles: Iterable[Article]) -> list[int]:
-        return [self.add(article) for article in articles]
+    def add_record(self, source: str, published_us: int, record: bytes) -> int:
+        """Keep one article packed already (records.pack); returns its number."""
+        self._added.append(record)
+        self.published_us.append(published_us)
+        self.sources.append(source)  # last: a number exists once its source does
+        return len(self.sources) - 1
 
     def record(self, number: int) -> bytes | memoryview:
         if number < self._base_count:
