@@ -15,7 +15,6 @@ from __future__ import annotations
 import mmap
 import threading
 from array import array
-from collections.abc import Iterable
 
 from feedsvc.content.model import Article
 from feedsvc.core import records
