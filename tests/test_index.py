@@ -115,13 +115,13 @@ PROVIDER_POOL = {
 def test_index_apply_matches_a_full_rebuild_over_random_changes(monkeypatch: pytest.MonkeyPatch, fold: int, keys: int):
     import random
 
-    from feedsvc.core import index as index_module
+    from feedsvc.core import packed as packed_module
 
     # Folded often, and now and then restored from its parts (what a snapshot saves): neither changes what readers see.
     monkeypatch.setattr("feedsvc.core.layered.FOLD", fold)
     # With 3 keys, most URLs share their key with others, as two URLs in 2**64 would.
-    url_key = index_module.url_key
-    monkeypatch.setattr(index_module, "url_key", lambda url: url_key(url) % keys)
+    url_key = packed_module.url_key
+    monkeypatch.setattr(packed_module, "url_key", lambda url: url_key(url) % keys)
     rng = random.Random(20261126)
     files: dict[str, Article] = {}
     index = Index([])

@@ -218,11 +218,11 @@ def test_a_worker_killed_holding_the_counter_does_not_hang_the_load(
     monkeypatch.setattr("feedsvc.content.loader._work", _die_holding_the_counter)
     read_chunk, calls = loader._read_chunk, []
 
-    def slow_first_chunk(files: list) -> list:  # so that the worker gets at the counter first
+    def slow_first_chunk(files: list, convert: object) -> list:  # so that the worker gets at the counter first
         calls.append(len(files))
         if len(calls) == 1:
             time.sleep(1)
-        return read_chunk(files)
+        return read_chunk(files, convert)
 
     monkeypatch.setattr("feedsvc.content.loader._read_chunk", slow_first_chunk)
     # A daemon thread, so that a load that hangs on the lock fails this test instead of the whole run.

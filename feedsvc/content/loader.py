@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import logging
-import marshal
 import os
+import pickle
 import queue
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from feedsvc.content.folder import Signature, scan, signature_of
 from feedsvc.content.model import Article
@@ -35,14 +35,23 @@ class Skipped:
         return f"{self.source}: {self.reason}"
 
 
+T = TypeVar("T")
+
+
 @dataclass(slots=True)
-class LoadResult:
-    articles: list[Article] = field(default_factory=list)
+class LoadResult(Generic[T]):
+    """What a folder held: its articles (or what ``convert`` made of each), the files
+    skipped and the signature of every file read."""
+
+    articles: list[T] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     signatures: dict[str, Signature] = field(default_factory=dict)
 
 
 Loaded = tuple["Article | Skipped", Signature | None]
+# What reading one file gives a folder's load: its name, its article (or what ``convert`` made
+# of it) or why it was skipped, its signature, and the parts its article was published without.
+Item = tuple[str, "T | Skipped", Signature | None, str]
 
 
 def as_front_matter(yaml_text: str) -> str:
@@ -117,7 +126,15 @@ def _read_up_to(descriptor: int, size: int) -> bytes:
 def log_warnings(article: Article) -> None:
     """One log line per file whose article was published with parts left out."""
     if article.warnings:
-        log.warning("published %s without: %s", article.source, "; ".join(str(w) for w in article.warnings))
+        _warn(article.source, _left_out(article))
+
+
+def _left_out(article: Article) -> str:
+    return "; ".join(str(w) for w in article.warnings)
+
+
+def _warn(source: str, left_out: str) -> None:
+    log.warning("published %s without: %s", source, left_out)
 
 
 # Below this many files one process is faster than starting others.
@@ -128,38 +145,66 @@ WORKER_SILENCE = 120
 LOCK_PATIENCE = 5
 
 
-def load_folder(root: Path, log_skipped: bool = True, workers: int = 0, progress: Progress = ignore) -> LoadResult:
+@overload
+def load_folder(
+    root: Path, log_skipped: bool = True, workers: int = 0, progress: Progress = ignore
+) -> LoadResult[Article]: ...
+
+
+@overload
+def load_folder(
+    root: Path,
+    log_skipped: bool = True,
+    workers: int = 0,
+    progress: Progress = ignore,
+    *,
+    convert: Callable[[Article], T],
+) -> LoadResult[T]: ...
+
+
+def load_folder(
+    root: Path,
+    log_skipped: bool = True,
+    workers: int = 0,
+    progress: Progress = ignore,
+    *,
+    convert: Callable[[Article], Any] | None = None,
+) -> LoadResult[Any]:
     """Given a content folder, return every article in it and every file skipped.
 
     Each skipped file is logged once, with its name and the reason. Large
     folders are parsed by ``workers`` processes in all, this one included
     (0: one per CPU); parsing YAML is CPU-bound Python, so threads would not help.
     ``progress`` hears (files read, files in all) after every chunk.
+
+    With ``convert`` (a picklable callable: it is sent to the workers), the
+    result holds what it makes of each article, made where the article was
+    parsed: the workers then send back that, not the article.
     """
-    result = LoadResult()
+    result: LoadResult[Any] = LoadResult()
     files = _article_files(root)
     workers = workers or os.cpu_count() or 1
     with paused_gc():
-        loaded_files: Iterable[Loaded]
+        items: Iterable[Item[Any]]
         if workers > 1 and len(files) >= PARALLEL_THRESHOLD:
             try:
-                loaded_files = _read_in_parallel(files, workers, progress)
+                items = _read_in_parallel(files, workers, convert, progress)
             except Exception:  # e.g. a worker killed by the OOM killer: do it here instead
                 log.exception("parallel loading failed; loading in this process")
-                loaded_files = _read_here(files, progress)
+                items = _read_here(files, convert, progress)
         else:
-            loaded_files = _read_here(files, progress)
-        for loaded, signature in loaded_files:
+            items = _read_here(files, convert, progress)
+        for source, found, signature, left_out in items:
             if signature is not None:
-                result.signatures[loaded.source] = signature
-            if isinstance(loaded, Skipped):
+                result.signatures[source] = signature
+            if isinstance(found, Skipped):
                 if log_skipped:
-                    log.warning("skipped %s", loaded)
-                result.skipped.append(loaded)
+                    log.warning("skipped %s", found)
+                result.skipped.append(found)
             else:
-                if log_skipped:
-                    log_warnings(loaded)
-                result.articles.append(loaded)
+                if log_skipped and left_out:
+                    _warn(source, left_out)
+                result.articles.append(found)
     return result
 
 
@@ -174,16 +219,21 @@ def _article_files(root: Path) -> list[tuple[str, str]]:
     return files
 
 
-def _read_here(files: list[tuple[str, str]], progress: Progress) -> list[Loaded]:
+Convert = Callable[[Article], Any] | None
+
+
+def _read_here(files: list[tuple[str, str]], convert: Convert, progress: Progress) -> list[Item[Any]]:
     """Parse ``files`` in this process, a chunk at a time, telling ``progress``."""
-    loaded: list[Loaded] = []
+    loaded: list[Item[Any]] = []
     for start in range(0, len(files), CHUNK):
-        loaded.extend(_read_chunk(files[start : start + CHUNK]))
+        loaded.extend(_read_chunk(files[start : start + CHUNK], convert))
         progress(len(loaded), len(files))
     return loaded
 
 
-def _read_in_parallel(files: list[tuple[str, str]], workers: int, progress: Progress = ignore) -> list[Loaded]:
+def _read_in_parallel(
+    files: list[tuple[str, str]], workers: int, convert: Convert, progress: Progress = ignore
+) -> list[Item[Any]]:
     """Parse ``files`` in ``workers - 1`` other processes and this one.
 
     Every process takes the next chunk from a shared counter, so the split
@@ -205,9 +255,10 @@ def _read_in_parallel(files: list[tuple[str, str]], workers: int, progress: Prog
     # The file list goes to the workers in a private file, not as start-up arguments (~75 MB at a
     # million files): spawn writes those down a pipe, and a worker that dies before reading all of
     # it would leave start() waiting forever.
-    listing = tempfile.NamedTemporaryFile(prefix="feedsvc-files-", suffix=".marshal")  # noqa: SIM115 (closed below)
+    # It is owner-only (mkstemp), and carries ``convert`` too.
+    listing = tempfile.NamedTemporaryFile(prefix="feedsvc-files-", suffix=".pickle")  # noqa: SIM115 (closed below)
     try:
-        listing.write(marshal.dumps(chunks))
+        pickle.dump((chunks, convert), listing, protocol=pickle.HIGHEST_PROTOCOL)
         listing.flush()
         for _ in range(workers - 1):
             reader, writer = context.Pipe(duplex=False)
@@ -216,13 +267,13 @@ def _read_in_parallel(files: list[tuple[str, str]], workers: int, progress: Prog
             writer.close()  # the worker holds the only writing end: its death is an end of file here
             readers.append(reader)
             processes.append(process)
-        done: dict[int, list[Loaded]] = {}
+        done: dict[int, list[Item[Any]]] = {}
 
         def tell() -> None:
             progress(sum(len(part) for part in done.values()), len(files))
 
         while (number := _take(counter, len(chunks))) is not None:
-            done[number] = _read_chunk(chunks[number])
+            done[number] = _read_chunk(chunks[number], convert)
             tell()
         while readers:
             ready = wait(readers, timeout=WORKER_SILENCE)
@@ -239,9 +290,9 @@ def _read_in_parallel(files: list[tuple[str, str]], workers: int, progress: Prog
                     readers.remove(reader)
                 else:
                     number, loaded = message
-                    done[number] = [_share(item) for item in loaded]
+                    done[number] = loaded if convert is not None else [_share(item) for item in loaded]
                     tell()
-        return [item for number, chunk in enumerate(chunks) for item in done.get(number) or _read_chunk(chunk)]
+        return [item for number, chunk in enumerate(chunks) for item in done.get(number) or _read_chunk(chunk, convert)]
     finally:
         listing.close()  # and removed
         for reader in readers:
@@ -258,9 +309,10 @@ def _work(listing: str, counter: Any, connection: Any) -> None:
     import threading
 
     with open(listing, "rb") as file:
-        chunks: list[list[tuple[str, str]]] = marshal.load(file)  # noqa: S302 (our own parent's, private)
+        chunks: list[list[tuple[str, str]]]
+        chunks, convert = pickle.load(file)  # noqa: S301 (our own parent's, owner-only)
 
-    outbox: queue.SimpleQueue[tuple[int, list[Loaded]] | None] = queue.SimpleQueue()
+    outbox: queue.SimpleQueue[tuple[int, list[Item[Any]]] | None] = queue.SimpleQueue()
 
     def send() -> None:
         while (message := outbox.get()) is not None:
@@ -271,7 +323,7 @@ def _work(listing: str, counter: Any, connection: Any) -> None:
     sender.start()
     try:
         while (number := _take(counter, len(chunks))) is not None:
-            outbox.put((number, _read_chunk(chunks[number])))
+            outbox.put((number, _read_chunk(chunks[number], convert)))
     finally:
         outbox.put(None)
         sender.join()
@@ -298,11 +350,18 @@ def _take(counter: Any, total: int) -> int | None:
         lock.release()
 
 
-def _share(loaded: Loaded) -> Loaded:
-    article, signature = loaded
-    return loaded if isinstance(article, Skipped) else (share_parts(article), signature)
+def _share(item: Item[Any]) -> Item[Any]:
+    source, found, signature, left_out = item
+    return item if isinstance(found, Skipped) else (source, share_parts(found), signature, left_out)
 
 
-def _read_chunk(files: list[tuple[str, str]]) -> list[Loaded]:
+def _read_chunk(files: list[tuple[str, str]], convert: Convert) -> list[Item[Any]]:
     with paused_gc():
-        return [_read(filename, source) for filename, source in files]
+        return [_item(source, *_read(filename, source), convert) for filename, source in files]
+
+
+def _item(source: str, found: Article | Skipped, signature: Signature | None, convert: Convert) -> Item[Any]:
+    if isinstance(found, Skipped):
+        return source, found, signature, ""
+    left_out = _left_out(found) if found.warnings else ""
+    return source, found if convert is None else convert(found), signature, left_out

@@ -91,6 +91,13 @@ class Layered(Mapping[K, V], Generic[K, V]):
             if value is not _GONE and key not in base:
                 yield key
 
+    def plain(self) -> dict[K, V]:
+        """The map as a dict, not to be changed: its base itself while no change is layered
+        over it (a full load's maps, written to the snapshot without a copy)."""
+        if not self._layer:
+            return self._base()
+        return dict(self.items())
+
     def updated(self, changes: Mapping[K, V | None]) -> Layered[K, V]:
         """The map with these changes (None: remove the key); ``self`` is left as it was."""
         new = object.__new__(Layered)

@@ -34,6 +34,8 @@ from feedsvc.core.clock import Clock, utc_now
 from feedsvc.core.coldload import load_apart
 from feedsvc.core.index import Index, IndexDiff
 from feedsvc.core.layered import Lazy
+from feedsvc.core.packed import Packed, Packer, packed, unpacked
+from feedsvc.core.records import microseconds
 from feedsvc.core.sizes import Entry, SizeBook, sizes_path
 from feedsvc.core.storage import remove_stale_temporaries
 from feedsvc.memory import paused_gc, release_free_memory
@@ -134,12 +136,13 @@ class Publisher:
         if apart and snapshot_path is not None and self._loaded_apart(snapshot_path, workers, verify):
             return "full"
         with reporting(f"reading {self.root}") as progress:  # a bar on a terminal, else log lines
-            result = load_folder(self.root, workers=workers, progress=progress)
+            # Each article is packed by the process that parsed it, with the sizes known filled in.
+            result = load_folder(self.root, workers=workers, progress=progress, convert=Packer(self.sizes))
         with self._lock, paused_gc():
             self.held = {}
             self._known = Lazy(dict(result.signatures))
             self.skipped = {s.source: s for s in result.skipped}
-            self.index = Index(self._hold_all(result.articles))
+            self.index = Index.from_records(self._hold_all(result.articles))
         self._unchecked = None
         return "full"
 
@@ -233,10 +236,16 @@ class Publisher:
         self._tell(index, diff)
         return diff
 
-    def _hold_all(self, articles: list[Article]) -> list[Article]:
-        """``_hold`` for a whole folder: one look at the clock."""
-        now = self._clock()
-        return [self._hold(article, now) for article in articles]
+    def _hold_all(self, items: list[Packed]) -> list[Packed]:
+        """``_hold`` for a whole folder, packed with its sizes filled in: one look at the
+        clock, and only the articles dated in the future are made (and packed again)."""
+        now = microseconds(self._clock())
+        for position, item in enumerate(items):
+            if item.published and item.published_us > now:
+                article = unpacked(item)
+                self.held[item.source] = article
+                items[position] = packed(article._replace(published=False))
+        return items
 
     def _hold(self, article: Article, now: datetime | None = None) -> Article:
         """The version of ``article`` to index now: with the image sizes known, and

@@ -100,6 +100,14 @@ class SizeBook:
     def __len__(self) -> int:
         return len(self._entries)
 
+    # Picklable (without its lock), for the loading workers that fill sizes in (core.packed).
+    def __getstate__(self) -> dict[str, Entry]:
+        with self._lock:
+            return dict(self._entries)
+
+    def __setstate__(self, entries: dict[str, Entry]) -> None:
+        self.__init__(entries)  # type: ignore[misc]
+
     def get(self, url: str) -> Entry | None:
         return self._entries.get(url)
 
