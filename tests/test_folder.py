@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from feedsvc.content.folder import BackgroundScan, article_paths, is_article_name, signatures
+from feedsvc.content.folder import BackgroundScan, article_paths, holds_at_least, is_article_name, signatures
 from feedsvc.core.publisher import Publisher
 
 from .conftest import REPO
@@ -114,3 +114,14 @@ def test_the_scan_and_the_name_rule_agree_on_every_kind_of_name(tmp_path: Path):
 def test_the_name_rule_refuses_what_is_not_below_the_root(tmp_path: Path):
     assert not is_article_name(tmp_path / "a.md", tmp_path / "content")
     assert not is_article_name(tmp_path, tmp_path)
+
+
+def test_holds_at_least_counts_what_the_scan_lists(seeds_nested_hidden: Path) -> None:
+    listed = len(article_paths(seeds_nested_hidden))
+    (seeds_nested_hidden / ".hidden-folder").mkdir()
+    (seeds_nested_hidden / ".hidden-folder" / "x.md").write_text("---\ntitle: x\n---\n")
+    assert holds_at_least(str(seeds_nested_hidden), listed)
+    assert not holds_at_least(str(seeds_nested_hidden), listed + 1)
+    assert holds_at_least(str(seeds_nested_hidden / "nested"), 1)
+    assert not holds_at_least(str(seeds_nested_hidden / "missing"), 1)
+    assert holds_at_least(str(seeds_nested_hidden / "missing"), 0)

@@ -143,6 +143,26 @@ def scan(folder: str) -> Iterator[os.DirEntry[str]]:
             yield entry
 
 
+def holds_at_least(folder: str, count: int) -> bool:
+    """Whether there are ``count`` article files below ``folder`` (reading no more of the
+    listing than it takes: a million-file folder answers "2,000?" after a few thousand names)."""
+
+    def entries(path: str) -> Iterator[None]:
+        try:
+            with os.scandir(path) as listing:
+                for entry in listing:
+                    if left_out(entry.name):
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        yield from entries(entry.path)
+                    elif named_like_an_article(entry.name) and entry.is_file():
+                        yield None
+        except OSError:
+            return
+
+    return count <= 0 or any(found >= count for found, _ in enumerate(entries(folder), start=1))
+
+
 def is_article_name(path: Path, root: Path) -> bool:
     """Could ``path`` (below ``root``) be an article file, judging by its name alone?
 

@@ -22,11 +22,11 @@ from feedsvc.content.folder import (
     BackgroundScan,
     Signature,
     article_paths,
+    holds_at_least,
     is_article_name,
     modified_at,
     signatures,
 )
-from feedsvc.content.folder import scan as article_entries
 from feedsvc.content.loader import PARALLEL_THRESHOLD, Skipped, load_folder, log_warnings, read_file
 from feedsvc.content.model import Article
 from feedsvc.core import snapshot
@@ -100,8 +100,8 @@ class Publisher:
             self.sizes_path = sizes_path(snapshot_path)
             self.sizes = SizeBook.load(self.sizes_path)
         usable = snapshot_path is not None and snapshot_path.exists()
-        if verify or not usable:
-            remove_stale_temporaries(self.root)  # left by API writes a crash interrupted
+        if verify and usable:
+            remove_stale_temporaries(self.root)  # left by API writes a crash interrupted (see catch_up too)
         # Stat the folder while the snapshot is read.
         scan = BackgroundScan(self.root) if usable and verify else None
         with paused_gc():
@@ -135,6 +135,7 @@ class Publisher:
             scan.cancel()  # the snapshot was not usable
         if apart and snapshot_path is not None and self._loaded_apart(snapshot_path, workers, verify):
             return "full"
+        remove_stale_temporaries(self.root)  # (a load apart did, in its process)
         with reporting(f"reading {self.root}") as progress:  # a bar on a terminal, else log lines
             # Each article is packed by the process that parsed it, with the sizes known filled in.
             result = load_folder(self.root, workers=workers, progress=progress, convert=Packer(self.sizes))
@@ -148,7 +149,7 @@ class Publisher:
 
     def _loaded_apart(self, snapshot_path: Path, workers: int, verify: bool) -> bool:
         """A large folder read by another process, then served from the snapshot it wrote (see load)."""
-        if sum(1 for _ in article_entries(str(self.root))) < PARALLEL_THRESHOLD:
+        if not holds_at_least(str(self.root), PARALLEL_THRESHOLD):
             return False  # small: reading it here costs less than starting a process
         if not load_apart(self.root, snapshot_path, workers):
             return False
