@@ -536,6 +536,54 @@ def test_public_default_never_asks_loopback(images: ImageServer, tmp_path: Path)
     assert images.requests == []
 
 
+def test_the_client_is_made_when_a_pass_first_has_an_image_to_ask_about(
+    images: ImageServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not at start-up: httpx and its TLS contexts cost a restart ~0.1 s and a server
+    whose images all have sizes never needs them."""
+    monkeypatch.setattr(probe, "START_SECONDS", 0.0)
+    folder = tmp_path / "content"
+    folder.mkdir()
+    sized = {"url": f"{images.url}/img/1000.jpg", "size": 999, "type": "image/gif"}
+    (folder / "a.md").write_text(front_matter(article(title="a", images=[sized])))
+    publisher = Publisher(folder)
+    publisher.load()
+    prober = Prober(publisher, "all")
+    publisher.listeners.append(prober.on_index_change)  # as the app does: a change wakes the probe
+    made: list[object] = []
+    passes: list[int] = []
+    real_make, real_pass = prober.make_client, prober.probe_pass
+
+    def make_client() -> Any:
+        made.append(real_make())
+        return made[-1]
+
+    async def probe_pass(client: Any = None) -> int:
+        passes.append(await real_pass(client))
+        return passes[-1]
+
+    monkeypatch.setattr(prober, "make_client", make_client)
+    monkeypatch.setattr(prober, "probe_pass", probe_pass)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(prober.run(stop))
+        async with asyncio.timeout(30):
+            while not passes:
+                await asyncio.sleep(0.01)
+            assert made == []  # a pass with nothing to ask made no client
+            write_article(folder, "b", [f"{images.url}/img/2345.jpg"])
+            publisher.refresh([folder / "b.md"])
+            while publisher.sizes.get(f"{images.url}/img/2345.jpg") is None:
+                await asyncio.sleep(0.01)
+        stop.set()
+        await task
+
+    asyncio.run(run())
+    assert passes[0] == 0 and len(made) == 1  # made once, for the pass that had an image to ask about
+    assert images.paths() == ["/img/2345.jpg"]
+
+
 # --- The kept results ---------------------------------------------------------------------
 
 

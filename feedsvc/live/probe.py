@@ -46,7 +46,7 @@ from feedsvc.core.index import Index, IndexDiff
 from feedsvc.core.publisher import Publisher
 from feedsvc.core.sizes import Entry, SizeBook
 
-if TYPE_CHECKING:  # httpx and httpcore (~0.1 s to import) load only when the probe runs
+if TYPE_CHECKING:  # httpx and httpcore (~0.1 s to import) load only once the probe has work
     import httpx
 
     from feedsvc.live.vetted import Resolver, Rule
@@ -198,6 +198,7 @@ class Prober:
         self._rule = rule
         self._resolve = resolve
         self._client = client
+        self._made: httpx.AsyncClient | None = None  # the client run() made once there was work
         self._clock = clock
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -217,13 +218,12 @@ class Prober:
     async def run(self, stop: asyncio.Event) -> None:
         """Probe until ``stop`` is set; the results are kept when it is."""
         self._loop = asyncio.get_running_loop()
-        client = self._client or self.make_client()
         try:
             if await _wait(stop, START_SECONDS):
                 return
             while not stop.is_set():
                 self._wake.clear()
-                work = asyncio.create_task(self.probe_pass(client))
+                work = asyncio.create_task(self.probe_pass())
                 if await _wait(stop, None, work):  # stopping: the pass is cancelled
                     await asyncio.gather(work, return_exceptions=True)
                     break
@@ -239,10 +239,25 @@ class Prober:
                 if self._wake.is_set():
                     await _wait(stop, WAKE_SECONDS)  # a sync brings many files: look once they are in
         finally:
-            if self._client is None:
-                await client.aclose()
+            if self._made is not None:
+                await self._made.aclose()
+                self._made = None
             await self._flush()
             self._save()
+
+    def _run_client(self) -> httpx.AsyncClient:
+        """The client given, else one made now and kept until run() ends.
+
+        Made when a pass first has a URL to ask about, not at start-up: importing
+        httpx and loading the CA certificates into its TLS contexts took ~0.1 s
+        of a restart's 0.3 s before the port opened (measured), and several MB
+        that a server whose images all have known sizes never needs.
+        """
+        if self._client is not None:
+            return self._client
+        if self._made is None:
+            self._made = self.make_client()
+        return self._made
 
     def make_client(self) -> httpx.AsyncClient:
         from feedsvc.live import vetted
@@ -267,11 +282,14 @@ class Prober:
         as they are asked for: O(articles) at worst, so callers run it off the event loop."""
         return self.publisher.index.images()
 
-    async def probe_pass(self, client: httpx.AsyncClient) -> int:
-        """Ask about every URL that is due (at most PASS_BUDGET); return how many."""
+    async def probe_pass(self, client: httpx.AsyncClient | None = None) -> int:
+        """Ask about every URL that is due (at most PASS_BUDGET) with ``client`` (by default
+        the run's own, made now if need be); return how many."""
         urls = await asyncio.to_thread(self.book.due, self._images(), self._clock(), PASS_BUDGET)
         if not urls:
             return 0
+        if client is None:
+            client = self._run_client()
         started = time.monotonic()
         hosts: dict[str, deque[str]] = {}
         for url in urls:
