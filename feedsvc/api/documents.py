@@ -15,7 +15,6 @@ from functools import cache
 from itertools import islice
 from typing import Any
 
-import jsonschema_rs
 import yaml
 
 from feedsvc.content.model import Article, Image, Provider, Related
@@ -315,6 +314,10 @@ def _has_lone_surrogate(data: dict[str, Any]) -> bool:
 
 @cache
 def _validator() -> Any:
+    # Imported here, on the first JSON document: jsonschema-rs is ~3 MB resident that a
+    # server whose write API gets no JSON (or is off, the default) never needs.
+    import jsonschema_rs
+
     return jsonschema_rs.validator_for(ARTICLE_FIELDS, validate_formats=True)
 
 
