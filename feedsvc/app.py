@@ -23,7 +23,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from feedsvc.api.routes import ROUTES as API_ROUTES
+from feedsvc.api.mount import ROUTES as API_ROUTES
 from feedsvc.api.throttle import AuthThrottle
 from feedsvc.core import snapshot
 from feedsvc.core.index import FeedRef

@@ -79,3 +79,56 @@ def test_no_middleware_hides_behind_the_fast_path():
     cross-cutting concerns go to create_app(middleware=...), which puts them in front of it."""
     app = create_app(Settings(content=REPO / "seeds"))
     assert app.starlette.user_middleware == []
+
+
+# Run in a fresh interpreter: the app with its background tasks started, serving a feed.
+SERVING = """
+import asyncio, json, sys
+from pathlib import Path
+from feedsvc.app import create_app
+from feedsvc.settings import Settings
+
+HEAVY = ("feedsvc.api.routes", "feedsvc.api.documents", "feedsvc.api.openapi", "jsonschema_rs", "httpx", "lxml")
+settings = Settings(content=Path(sys.argv[1]), snapshot="off", watch="off", enclosure_probe="public", access_log="off")
+app = create_app(settings)
+
+async def get(path):
+    sent = []
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"localhost")], "client": ("127.0.0.1", 1), "server": ("localhost", 80)}
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+    async def send(message):
+        sent.append(message)
+    await app(scope, receive, send)
+    return sent[0]["status"]
+
+async def main():
+    async with app.starlette.router.lifespan_context(app.starlette):
+        statuses = [await get("/feeds/all.rss"), await get("/feeds/all.atom")]
+        await asyncio.sleep(0.2)  # the background tasks are under way
+        loaded = [name for name in HEAVY if name in sys.modules]
+        statuses.append(await get("/api/openapi.json"))
+        print(json.dumps({"statuses": statuses, "loaded": loaded, "api_after": "feedsvc.api.routes" in sys.modules}))
+
+asyncio.run(main())
+"""
+
+
+def test_serving_feeds_loads_neither_the_write_api_nor_the_probe_client(tmp_path: Path):
+    """What only some requests need (the write API, jsonschema-rs, OPML's lxml) and what the
+    enclosure probe needs once it has work (httpx) stay out of a start and its first feeds."""
+    import json
+    import subprocess
+    import sys
+
+    script = tmp_path / "serving.py"
+    script.write_text(SERVING)
+    result = subprocess.run(
+        [sys.executable, str(script), str(REPO / "seeds")], capture_output=True, text=True, timeout=120, check=True
+    )
+    found = json.loads(result.stdout.splitlines()[-1])
+    assert found["statuses"] == [200, 200, 200]
+    assert found["loaded"] == []
+    assert found["api_after"]  # and the API's code is there once asked for

@@ -35,6 +35,7 @@ from feedsvc.api.documents import (
     problems_json,
     source_for,
 )
+from feedsvc.api.mount import PATHS
 from feedsvc.api.openapi import openapi_document
 from feedsvc.api.throttle import AuthThrottle, client_key
 from feedsvc.content.model import Article
@@ -271,8 +272,8 @@ class OpenAPIDocument(HTTPEndpoint):
         return JSONResponse(openapi_document(base_url(request, service), service.settings.api_max_bytes))
 
 
-ROUTES = [
-    Route("/api/openapi.json", OpenAPIDocument),
-    Route("/api/articles", ArticleList),
-    Route("/api/articles/{slug:path}", ArticleResource),
-]
+ENDPOINTS: dict[str, type[HTTPEndpoint]] = {
+    endpoint.__name__: endpoint for endpoint in (OpenAPIDocument, ArticleList, ArticleResource)
+}
+# The app mounts api/mount.py's routes, which import this module on the first API request.
+ROUTES = [Route(path, ENDPOINTS[name]) for path, name in PATHS]
