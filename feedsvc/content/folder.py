@@ -44,15 +44,18 @@ def article_paths(root: Path) -> list[Path]:
 
 def signatures(root: Path) -> dict[str, Signature]:
     """Given a content folder, return the signature of every article file, by source."""
-    found = {}
+    return dict(signed(root))
+
+
+def signed(root: Path) -> Iterator[tuple[str, Signature]]:
+    """(source, signature) of every article file in a content folder, as they are stat'ed."""
     prefix = len(str(root)) + 1
     for entry in scan(str(root)):
         try:
             stat = entry.stat()
         except OSError:
             continue  # gone since it was listed
-        found[entry.path[prefix:].replace(os.sep, "/")] = signature_of(stat)
-    return found
+        yield entry.path[prefix:].replace(os.sep, "/"), signature_of(stat)
 
 
 class BackgroundScan:

@@ -50,6 +50,11 @@ class Lazy(Generic[T]):
                 made = self._made
         return made
 
+    @property
+    def made(self) -> T | None:
+        """The value if it was made already, else None (without making it)."""
+        return self._made
+
 
 class Layered(Mapping[K, V], Generic[K, V]):
     """An immutable mapping; ``updated`` makes the next one."""

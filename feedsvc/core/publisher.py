@@ -36,8 +36,10 @@ from feedsvc.core.index import Index, IndexDiff
 from feedsvc.core.layered import Lazy
 from feedsvc.core.packed import Packed, Packer, packed, unpacked
 from feedsvc.core.records import microseconds
+from feedsvc.core.signatures import changes
 from feedsvc.core.sizes import Entry, SizeBook, sizes_path
 from feedsvc.core.storage import remove_stale_temporaries
+from feedsvc.core.verify import BackgroundCheck
 from feedsvc.memory import paused_gc, release_free_memory
 from feedsvc.progress import reporting
 
@@ -66,8 +68,10 @@ class Publisher:
         self.listeners: list[Listener] = []
         self._clock = clock
         self._known: Lazy[MutableMapping[str, Signature]] = Lazy({})
-        # After a start from the snapshot, until catch_up: the digest of the image sizes it was filled from.
+        # After a start from the snapshot, until catch_up: the digest of the image sizes it was filled
+        # from, and the snapshot (its path and the CRC that tells it from any other).
         self._unchecked: str | None = None
+        self._compare_with: tuple[Path, int] | None = None
         self._attempts: dict[str, int] = {}
         self._lock = threading.Lock()  # one update at a time; readers never wait
         # Image sizes and types found by the enclosure probe (live/probe.py), filled into
@@ -102,8 +106,8 @@ class Publisher:
         usable = snapshot_path is not None and snapshot_path.exists()
         if verify and usable:
             remove_stale_temporaries(self.root)  # left by API writes a crash interrupted (see catch_up too)
-        # Stat the folder while the snapshot is read.
-        scan = BackgroundScan(self.root) if usable and verify else None
+        # Compare the folder with the snapshot (in another process) while this one reads it.
+        check = BackgroundCheck(self.root, snapshot_path) if snapshot_path is not None and usable and verify else None
         with paused_gc():
             saved = snapshot.load(snapshot_path, self.root) if snapshot_path else None
             self.held = {}
@@ -116,13 +120,14 @@ class Publisher:
                 self.held = {article.source: article for article in saved.held}
                 self.index = index
             self._unchecked = saved.sizes
+            self._compare_with = (snapshot_path, saved.crc) if snapshot_path is not None else None
             if not self._told_skipped:  # each broken file once per start, as a full load logs them
                 for skipped in saved.skipped:
                     log.warning("skipped %s", skipped)
             self.release_due()  # held articles whose time came while we were down
             if not verify:
                 return "snapshot"
-            changed = self.catch_up(scan)
+            changed = self.catch_up(check)
             # Re-reading changed files happens in this one process; when most of
             # the folder changed (a big git pull), the parallel full load is faster.
             if len(changed) < max(PARALLEL_THRESHOLD, len(saved.parts.store) // 4):
@@ -131,8 +136,8 @@ class Publisher:
                 log.info("started from the snapshot; %d file(s) changed since it was made", len(changed))
                 return "snapshot"
             log.info("%d files changed since the snapshot was made: loading the folder in full", len(changed))
-        if scan is not None:
-            scan.cancel()  # the snapshot was not usable
+        if check is not None:
+            check.cancel()  # the snapshot was not usable
         if apart and snapshot_path is not None and self._loaded_apart(snapshot_path, workers, verify):
             return "full"
         remove_stale_temporaries(self.root)  # (a load apart did, in its process)
@@ -144,7 +149,7 @@ class Publisher:
             self._known = Lazy(dict(result.signatures))
             self.skipped = {s.source: s for s in result.skipped}
             self.index = Index.from_records(self._hold_all(result.articles))
-        self._unchecked = None
+        self._unchecked = self._compare_with = None
         return "full"
 
     def _loaded_apart(self, snapshot_path: Path, workers: int, verify: bool) -> bool:
@@ -167,17 +172,38 @@ class Publisher:
         """The signature of the version of every file published (read from the snapshot on first use)."""
         return self._known()
 
-    def catch_up(self, scan: BackgroundScan | None = None) -> list[Path]:
+    def catch_up(self, check: BackgroundCheck | None = None) -> list[Path]:
         """Every path that changed since the index was loaded (a stat of every file, in
         another process); after a start from the snapshot, first what it could not
-        know: temporary files a crash left, and image sizes found after it was written."""
+        know: temporary files a crash left, and image sizes found after it was written.
+
+        After a start from the snapshot, that other process compares the folder with the
+        snapshot's signatures itself and sends back only the names that changed
+        (core.verify); otherwise it sends every signature, compared here.
+        """
         digest, self._unchecked = self._unchecked, None
-        scan = scan or BackgroundScan(self.root)  # in another process, while this one prepares
+        against, self._compare_with = self._compare_with, None
+        scan: BackgroundScan | None = None
+        if against is not None:
+            check = check or BackgroundCheck(self.root, against[0])  # in another process, while this one prepares
+        else:
+            if check is not None:
+                check.cancel()
+            scan = BackgroundScan(self.root)
         if digest is not None:
             remove_stale_temporaries(self.root)
             self.index.prepare()
             if digest != self.sizes.digest():
                 self.apply_sizes(dict.fromkeys(self.sizes.urls()))
+        if check is not None and against is not None:
+            found = check.result()
+            if found is not None and found[0] == against[1]:
+                with self._lock:  # and what this process changed since the start (API writes)
+                    touched = list(getattr(self._known.made, "touched", ()))
+                return [self.root / source for source in dict.fromkeys([*found[1], *touched])]
+            log.info("comparing %s with what was loaded in this process", self.root)
+            scan = BackgroundScan(self.root)
+        assert scan is not None
         return self.changed_since_load(scan.result())
 
     def save_snapshot(self, path: Path, adopt: bool = False) -> None:
@@ -327,9 +353,7 @@ class Publisher:
         if now is None:
             now = signatures(self.root)
         with self._lock:  # compared in place: a copy of a million signatures costs more than the comparison
-            known = self._signatures
-            changed = [source for source, signature in now.items() if known.get(source) != signature]
-            changed.extend(source for source in known if source not in now)
+            changed = changes(self._signatures, now.items())
         return [self.root / source for source in changed]
 
     def retry_delay(self, paths: Iterable[Path]) -> float:

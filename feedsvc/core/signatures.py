@@ -8,12 +8,25 @@ million files do not cost a million Python integers and strings.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 
 from feedsvc.content.folder import Signature
 
 WIDTH = 24  # bytes: mtime in ns, size and inode, 8 bytes each (folder.signature_of)
 UNKNOWN: Signature = 0  # no file has inode 0: a file with this signature is always read again
+
+
+def changes(known: Mapping[str, Signature], now: Iterable[tuple[str, Signature]]) -> list[str]:
+    """The files whose signature now differs from the one known (new files too), and
+    the files known and no longer there."""
+    changed: list[str] = []
+    seen: set[str] = set()
+    for source, signature in now:
+        seen.add(source)
+        if known.get(source) != signature:
+            changed.append(source)
+    changed.extend(source for source in known if source not in seen)
+    return changed
 
 
 def column_of(signatures: Iterator[Signature | None]) -> bytes:
@@ -34,6 +47,7 @@ class SignatureTable(MutableMapping[str, Signature]):
         that are not articles of the snapshot (those skipped, for one)."""
         self._numbers, self._column = numbers, column
         self._changed: dict[str, Signature | None] = dict(others)  # None: gone since
+        self.touched: set[str] = set()  # the files set or removed since it was made
 
     def _from_column(self, source: str) -> Signature | None:
         number = self._numbers().get(source)
@@ -53,11 +67,13 @@ class SignatureTable(MutableMapping[str, Signature]):
 
     def __setitem__(self, source: str, signature: Signature) -> None:
         self._changed[source] = signature
+        self.touched.add(source)
 
     def __delitem__(self, source: str) -> None:
         if self.get(source) is None:
             raise KeyError(source)
         self._changed[source] = None
+        self.touched.add(source)
 
     def __contains__(self, source: object) -> bool:
         return isinstance(source, str) and self.get(source) is not None

@@ -103,6 +103,7 @@ class Snapshot:
     # Every file's signature; from a saved snapshot, a function that reads them on first use.
     signatures: Mapping[str, Signature] | Callable[[], SignatureTable]
     sizes: str  # SizeBook.digest() of the image sizes the records were filled from
+    crc: int = 0  # of a saved snapshot's header: which snapshot it is (core.verify)
 
 
 def path_for(settings: Settings) -> Path | None:
@@ -198,6 +199,39 @@ def _made(value: Any) -> Any:
 
 def load(path: Path, root: Path) -> Snapshot | None:
     """Read a snapshot of ``root``, or None if there is no usable one."""
+    opened = _open(path, root)
+    if opened is None:
+        return None
+    header, rest, crc = opened
+    try:
+        return _restore(header, rest, path, crc)
+    except Exception as exc:
+        log.warning("ignoring the snapshot %s: %s", path, exc)
+        return None
+
+
+def signatures_of(path: Path, root: Path) -> tuple[int, SignatureTable] | None:
+    """The file signatures a snapshot of ``root`` holds (and which snapshot it is: its
+    ``crc``), reading nothing else of it; None if it is not usable, or they do not add up."""
+    opened = _open(path, root)
+    if opened is None:
+        return None
+    header, rest, crc = opened
+    try:
+        sources, count = header["sources"], header["count"]
+        if len(sources) != count or not _only(sources, str):
+            raise ValueError("the file names do not add up")
+        by_source = Lazy(None, lambda: dict(zip(sources, range(count), strict=True)))
+        table = _signature_table(_sections(header, rest)["signatures"], by_source, count)
+    except Exception as exc:
+        log.warning("ignoring the snapshot %s: %s", path, exc)
+        return None
+    return None if table is None else (crc, table)
+
+
+def _open(path: Path, root: Path) -> tuple[dict[str, Any], memoryview, int] | None:
+    """A snapshot's checked header, what follows it (mapped) and the header's CRC; None
+    (saying why in the log) if there is no usable snapshot of ``root`` at ``path``."""
     try:
         descriptor = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
@@ -238,21 +272,15 @@ def load(path: Path, root: Path) -> Snapshot | None:
         if header["root"] != str(root.resolve()):
             log.info("ignoring the snapshot %s: it was made for %s", path, header["root"])
             return None
-        return _restore(header, memoryview(mapped)[_PREFIX.size + length :], path)
+        return header, memoryview(mapped)[_PREFIX.size + length :], crc
     except Exception as exc:
         log.warning("ignoring the snapshot %s: %s", path, exc)
         return None
 
 
-def _restore(header: dict[str, Any], rest: memoryview, path: Path) -> Snapshot:
-    """The snapshot a checked header describes; ValueError for anything that does not add up.
-
-    Only what serving feeds needs is checked and built here, in time and
-    memory that grow by a few hundred nanoseconds and ~70 bytes an article:
-    the columns, the file names and every feed's members. The rest is read
-    when first needed (see SECTIONS).
-    """
-    count, sections = header["count"], _rows(header["sections"], 2, (int, int))
+def _sections(header: dict[str, Any], rest: memoryview) -> dict[str, tuple[memoryview, int]]:
+    """Each of SECTIONS (where it lies, and its CRC) and, under "records", what follows them."""
+    sections = _rows(header["sections"], 2, (int, int))
     if len(sections) != len(SECTIONS) or any(length < 0 for length, _ in sections):
         raise ValueError("the sections do not add up")
     starts = list(accumulate((length for length, _ in sections), initial=0))
@@ -260,7 +288,20 @@ def _restore(header: dict[str, Any], rest: memoryview, path: Path) -> Snapshot:
         name: (rest[start : start + length], crc)
         for name, start, (length, crc) in zip(SECTIONS, starts[:-1], sections, strict=True)
     }
-    base = rest[starts[-1] :]
+    found["records"] = (rest[starts[-1] :], 0)
+    return found
+
+
+def _restore(header: dict[str, Any], rest: memoryview, path: Path, crc: int) -> Snapshot:
+    """The snapshot a checked header describes; ValueError for anything that does not add up.
+
+    Only what serving feeds needs is checked and built here, in time and
+    memory that grow by a few hundred nanoseconds and ~70 bytes an article:
+    the columns, the file names and every feed's members. The rest is read
+    when first needed (see SECTIONS).
+    """
+    count, found = header["count"], _sections(header, rest)
+    base = found["records"][0]
     offsets, published_us = _column("Q", header["offsets"], count + 1), _column("q", header["published_us"], count)
     sources = header["sources"]
     if offsets[0] != 0 or offsets[-1] != len(base) or not all(map(le, offsets, islice(offsets, 1, None))):
@@ -289,7 +330,7 @@ def _restore(header: dict[str, Any], rest: memoryview, path: Path) -> Snapshot:
         return made
 
     parts = Parts(store, by_source, by_url, members, info, names, header["unpublished"])
-    return Snapshot(parts, held, skipped, signatures, header["sizes"])
+    return Snapshot(parts, held, skipped, signatures, header["sizes"], crc)
 
 
 def _checked(section: tuple[memoryview, int]) -> memoryview | None:
