@@ -239,7 +239,7 @@ def _shared_items(extension: str, site: Site, uses: Counter[str]) -> SharedItems
 
 def _uses(index: Index, refs: list[FeedRef]) -> Counter[str]:
     """How many of the feeds ``refs`` carry each article (by source), at the default limit."""
-    return Counter(article.source for ref in refs for article in index.select(ref, DEFAULT_LIMIT))
+    return Counter(source for ref in refs for source in index.selected_sources(ref, DEFAULT_LIMIT))
 
 
 class SharedItems:

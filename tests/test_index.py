@@ -34,6 +34,14 @@ def test_index_select_honours_limit():
     assert [a.source for a in index.select(ALL, 3)] == ["20", "19", "18"]
 
 
+def test_index_selected_sources_name_what_select_gives():
+    index = Index([make(str(i), i, topics=("Even" if i % 2 == 0 else "Odd",)) for i in range(1, 21)])
+    for ref in [ALL, FeedRef(FeedKind.TOPIC, "even"), FeedRef(FeedKind.TOPIC, "missing")]:
+        for limit in (0, 3, 50):
+            assert index.selected_sources(ref, limit) == [a.source for a in index.select(ref, limit)]
+    assert index.selected_sources(FeedRef(FeedKind.TOPIC, "even"), 2) == ["20", "18"]
+
+
 def test_index_leaves_out_unpublished_but_counts_them():
     index = Index([make("a", 1), make("b", 2, published=False)])
     assert [a.source for a in index.articles] == ["a"]

@@ -310,6 +310,11 @@ class Index:
         numbers = self._members.get(ref)
         return [] if numbers is None else list(map(self._store.article, numbers[:limit]))
 
+    def selected_sources(self, ref: FeedRef, limit: int) -> list[str]:
+        """The file names of ``select(ref, limit)``, without making the articles."""
+        numbers = self._members.get(ref)
+        return [] if numbers is None else list(map(self._store.sources.__getitem__, numbers[:limit]))
+
     def page(self, query: FeedQuery) -> tuple[list[Article], Position | None]:
         """Given a query, return its items (at most ``limit``, strictly after its position,
         passing its filters) and where the next page starts (None: nothing older passes).
