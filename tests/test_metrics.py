@@ -246,3 +246,24 @@ def test_the_start_up_summary_says_where_logs_and_metrics_go():
 def test_observability_settings_refuse_bad_values_naming_the_flag(name: str, value: str, message: str):
     with pytest.raises(ConfigError, match=message):
         load_settings({name: value}, {})
+
+
+@pytest.mark.parametrize(
+    "amounts",
+    [[], [0.0005, 0.0005, 0.0005000001, 1.0, 2.5, 2.6, 1e9], [0.0, -1.0, 0.25, float("inf")], [0.003] * 7],
+)
+def test_metrics_plain_histogram_collects_as_prometheus_clients_own(amounts: list[float]) -> None:
+    """The render and live-update histograms are plain numbers until a scrape (so that a start
+    need not import prometheus-client); scraped, they are the library's Histogram exactly."""
+    from prometheus_client import CollectorRegistry
+    from prometheus_client import Histogram as ClientHistogram
+
+    from feedsvc.web.metrics import RENDER_BUCKETS, Histogram
+
+    ours = Histogram("feedsvc_x_seconds", "What x took.", RENDER_BUCKETS)
+    theirs = ClientHistogram("feedsvc_x_seconds", "What x took.", buckets=RENDER_BUCKETS, registry=CollectorRegistry())
+    for amount in amounts:
+        ours.observe(amount)
+        theirs.observe(amount)
+    ours.created = theirs._created  # made at another instant
+    assert [ours.family()] == list(theirs.collect())
