@@ -129,9 +129,9 @@ class FeedService:
         urls = Urls(base_url)
 
         def render() -> bytes:
-            articles = index.select(ref, limit + 1)  # one more: whether an older page follows (rel="next")
-            after = Position.of(articles[limit - 1]) if len(articles) > limit else None
-            articles = articles[:limit]
+            articles = index.select(ref, limit)
+            # Whether an older page follows (rel="next"): the feed's count says, without making one more article.
+            after = Position.of(articles[-1]) if info.count > limit and len(articles) == limit else None
             spec = feed_spec(info, self.site, urls, fmt.extension, limit, articles, after=after)
             return fmt.render(spec, articles)
 
