@@ -16,6 +16,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -48,11 +49,22 @@ def main(arguments: list[str]) -> int:
     )
     publisher = Publisher(root)
     publisher.sizes = SizeBook.load(sizes_path(snapshot_path))  # its articles are filled as the server's would be
+    started = time.perf_counter()
     publisher.load(None, workers=workers)
+    loaded = time.perf_counter()
     before = _version(snapshot_path)
     publisher.save_snapshot(snapshot_path)  # logs why, if it cannot
     written = _version(snapshot_path)
-    return 0 if written is not None and written != before else 1
+    if written is None or written == before:
+        return 1
+    log.info(
+        "read %d files in %.1f s; wrote the snapshot (%d MB) in %.1f s",
+        len(publisher.index.store) + len(publisher.skipped),
+        loaded - started,
+        snapshot_path.stat().st_size // 1_000_000,
+        time.perf_counter() - loaded,
+    )
+    return 0
 
 
 def _version(path: Path) -> tuple[int, int] | None:
