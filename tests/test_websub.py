@@ -136,3 +136,31 @@ def test_websub_needs_a_base_url(folder: Path):
         timeout=30,
     )
     assert result.returncode == 2 and "needs --base-url" in result.stderr
+
+
+def test_websub_client_is_made_when_a_hub_is_first_told_something(hub: Hub):
+    """Not at start-up: httpx and its TLS context cost a restart ~0.1 s."""
+    import asyncio
+
+    from feedsvc.live.websub import HubNotifier
+
+    notifier = HubNotifier([hub.url], lambda ref: [])
+    made: list[bool] = []
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(notifier.run(stop))
+        await asyncio.sleep(0.3)  # longer than a batch's window
+        made.append(notifier._made is not None)
+        notifier.enqueue([f"{BASE}/feeds/all.rss"])
+        async with asyncio.timeout(20):
+            while not hub.requests:
+                await asyncio.sleep(0.02)
+        made.append(notifier._made is not None)
+        stop.set()
+        await task
+
+    asyncio.run(run())
+    assert made == [False, True]
+    assert notifier._made is None  # closed with the run
+    assert hub.published_urls() == {f"{BASE}/feeds/all.rss"}

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from feedsvc.core.index import FeedRef, Index, IndexDiff
 
-if TYPE_CHECKING:  # httpx (and ssl) load only when a hub is configured: faster start-up
+if TYPE_CHECKING:  # httpx (and ssl) load only when a hub is first told something: faster start-up
     import httpx
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ class HubNotifier:
         self.hubs = tuple(hubs)
         self._topic_urls = topic_urls
         self._client = client
+        self._made: httpx.AsyncClient | None = None  # the client run() made once there was a change to send
         self._pending: dict[str, set[str]] = {hub: set() for hub in self.hubs}
         self._wakeups = {hub: asyncio.Event() for hub in self.hubs}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -58,22 +59,31 @@ class HubNotifier:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send notifications until ``stop`` is set."""
-        import httpx
-
         self._loop = asyncio.get_running_loop()
-        headers = {"User-Agent": "feedsvc WebSub publisher"}
-        client = self._client or httpx.AsyncClient(timeout=httpx.Timeout(TIMEOUT_SECONDS), headers=headers)
-        workers = [asyncio.create_task(self._serve_hub(hub, client)) for hub in self.hubs]
+        workers = [asyncio.create_task(self._serve_hub(hub)) for hub in self.hubs]
         try:
             await stop.wait()
         finally:
             for worker in workers:
                 worker.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
-            if self._client is None:
-                await client.aclose()
+            if self._made is not None:
+                await self._made.aclose()
+                self._made = None
 
-    async def _serve_hub(self, hub: str, client: httpx.AsyncClient) -> None:
+    def _http(self) -> httpx.AsyncClient:
+        """The client given, else one made when a hub is first told something (not at start-up:
+        importing httpx and loading the CA certificates into its TLS context take ~0.1 s)."""
+        if self._client is not None:
+            return self._client
+        if self._made is None:
+            import httpx
+
+            headers = {"User-Agent": "feedsvc WebSub publisher"}
+            self._made = httpx.AsyncClient(timeout=httpx.Timeout(TIMEOUT_SECONDS), headers=headers)
+        return self._made
+
+    async def _serve_hub(self, hub: str) -> None:
         delay = BACKOFF_START
         while True:
             if not self._pending[hub]:
@@ -83,7 +93,7 @@ class HubNotifier:
             await asyncio.sleep(BATCH_SECONDS)
             urls = sorted(self._pending[hub])[:MAX_URLS_PER_REQUEST]
             self._pending[hub].difference_update(urls)
-            if await self._publish(client, hub, urls):
+            if await self._publish(self._http(), hub, urls):
                 self.pushes[hub] += 1
                 delay = BACKOFF_START
                 continue
