@@ -19,31 +19,46 @@ import sys
 import time
 from pathlib import Path
 
+from feedsvc.core.storage import temporary_for
+
 log = logging.getLogger(__name__)
 
 
-def load_apart(root: Path, snapshot_path: Path, workers: int) -> bool:
-    """Load ``root`` in a child process that writes the snapshot to ``snapshot_path``; whether it did."""
-    command = [sys.executable, "-m", "feedsvc.core.coldload", str(root), str(snapshot_path), str(workers)]
+def load_apart(root: Path, snapshot_path: Path, workers: int) -> Path | None:
+    """Load ``root`` in a child process that writes its snapshot, not yet synced, to a new
+    file beside ``snapshot_path``; that file's path, or None if it did not.
+
+    The caller maps it and serves from it at once, and moves it into place
+    durably meanwhile (storage.move_durably): at a million articles the
+    1.2 GB it holds take seconds to reach the disk, which nobody has to wait
+    for. Until then it has a hidden temporary name, which nothing else uses
+    and a start-up clears if a crash left it (core.publisher).
+    """
+    staging = temporary_for(snapshot_path)
+    command = [sys.executable, "-m", "feedsvc.core.coldload", str(root), str(snapshot_path), str(workers), str(staging)]
     level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
     try:
         # Its log lines and progress go to our standard error, as our own would.
         done = subprocess.run(command, env={**os.environ, "FEEDSVC_LOG_LEVEL": str(level)}, check=False)  # noqa: S603
     except OSError as exc:
         log.warning("could not start a process to read %s: %s; reading it here", root, exc)
-        return False
-    if done.returncode != 0:
+        return None
+    if done.returncode != 0 or not staging.exists():
         log.warning("the process reading %s exited with %s; reading it here", root, done.returncode)
-        return False
-    return True
+        staging.unlink(missing_ok=True)
+        return None
+    return staging
 
 
 def main(arguments: list[str]) -> int:
+    """Load ROOT and write its snapshot: durably to SNAPSHOT, or to the new file STAGING
+    (not synced), if given; the image sizes known are read from beside SNAPSHOT."""
     from feedsvc.core.publisher import Publisher
     from feedsvc.core.sizes import SizeBook, sizes_path
 
     root, snapshot_path = Path(arguments[0]), Path(arguments[1])
     workers = int(arguments[2]) if len(arguments) > 2 else 0
+    staging = Path(arguments[3]) if len(arguments) > 3 else None
     logging.basicConfig(
         level=os.environ.get("FEEDSVC_LOG_LEVEL", "INFO").upper(), format="%(levelname)s %(name)s: %(message)s"
     )
@@ -52,16 +67,17 @@ def main(arguments: list[str]) -> int:
     started = time.perf_counter()
     publisher.load(None, workers=workers)
     loaded = time.perf_counter()
-    before = _version(snapshot_path)
-    publisher.save_snapshot(snapshot_path)  # logs why, if it cannot
-    written = _version(snapshot_path)
+    target = staging or snapshot_path
+    before = _version(target)
+    publisher.save_snapshot(target, durable=staging is None)  # logs why, if it cannot
+    written = _version(target)
     if written is None or written == before:
         return 1
     log.info(
         "read %d files in %.1f s; wrote the snapshot (%d MB) in %.1f s",
         len(publisher.index.store) + len(publisher.skipped),
         loaded - started,
-        snapshot_path.stat().st_size // 1_000_000,
+        target.stat().st_size // 1_000_000,
         time.perf_counter() - loaded,
     )
     return 0

@@ -11,6 +11,7 @@ call it; ``feedsvc build`` uses it as it is.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -38,7 +39,7 @@ from feedsvc.core.packed import Packed, Packer, packed, unpacked
 from feedsvc.core.records import microseconds
 from feedsvc.core.signatures import changes
 from feedsvc.core.sizes import Entry, SizeBook, sizes_path
-from feedsvc.core.storage import remove_stale_temporaries
+from feedsvc.core.storage import move_durably, remove_stale_temporaries, temporaries_of
 from feedsvc.core.verify import BackgroundCheck
 from feedsvc.memory import paused_gc, release_free_memory
 from feedsvc.progress import reporting
@@ -79,6 +80,7 @@ class Publisher:
         self.sizes = SizeBook()
         self.sizes_path: Path | None = None
         self.saved_to: Path | None = None  # where a full load left the snapshot it is served from, if it did
+        self._placing: threading.Thread | None = None  # moving that snapshot into place (_loaded_apart)
         self._told_skipped = False  # whether the skipped files of this load were logged already
 
     def load(
@@ -103,6 +105,8 @@ class Publisher:
         if snapshot_path is not None:
             self.sizes_path = sizes_path(snapshot_path)
             self.sizes = SizeBook.load(self.sizes_path)
+            # Snapshots being written when a crash came (not those of a write in progress: too young).
+            remove_stale_temporaries(snapshot_path.parent, named=temporaries_of(snapshot_path))
         usable = snapshot_path is not None and snapshot_path.exists()
         if verify and usable:
             remove_stale_temporaries(self.root)  # left by API writes a crash interrupted (see catch_up too)
@@ -110,32 +114,10 @@ class Publisher:
         check = BackgroundCheck(self.root, snapshot_path) if snapshot_path is not None and usable and verify else None
         with paused_gc():
             saved = snapshot.load(snapshot_path, self.root) if snapshot_path else None
-            self.held = {}
-            if saved is not None:
-                index = Index.restore(saved.parts)
-        if saved is not None:
-            with self._lock:
-                self._known = Lazy(None, _signature_table(saved))
-                self.skipped = {s.source: s for s in saved.skipped}
-                self.held = {article.source: article for article in saved.held}
-                self.index = index
-            self._unchecked = saved.sizes
-            self._compare_with = (snapshot_path, saved.crc) if snapshot_path is not None else None
-            if not self._told_skipped:  # each broken file once per start, as a full load logs them
-                for skipped in saved.skipped:
-                    log.warning("skipped %s", skipped)
-            self.release_due()  # held articles whose time came while we were down
-            if not verify:
+        if saved is not None and snapshot_path is not None:
+            if self._start_from(saved, snapshot_path, verify, check):
                 return "snapshot"
-            changed = self.catch_up(check)
-            # Re-reading changed files happens in this one process; when most of
-            # the folder changed (a big git pull), the parallel full load is faster.
-            if len(changed) < max(PARALLEL_THRESHOLD, len(saved.parts.store) // 4):
-                if changed:
-                    self.refresh(changed)  # files caught mid-write are left to the watcher's first scan
-                log.info("started from the snapshot; %d file(s) changed since it was made", len(changed))
-                return "snapshot"
-            log.info("%d files changed since the snapshot was made: loading the folder in full", len(changed))
+            check = None  # it was used
         if check is not None:
             check.cancel()  # the snapshot was not usable
         if apart and snapshot_path is not None and self._loaded_apart(snapshot_path, workers, verify):
@@ -152,15 +134,55 @@ class Publisher:
         self._unchecked = self._compare_with = None
         return "full"
 
+    def _start_from(
+        self, saved: snapshot.Snapshot, snapshot_path: Path, verify: bool, check: BackgroundCheck | None
+    ) -> bool:
+        """Serve what a snapshot holds; with ``verify``, compare the folder with it first and
+        publish what changed. False when most of the folder changed: a full load is faster."""
+        with paused_gc():
+            index = Index.restore(saved.parts)
+        with self._lock:
+            self._known = Lazy(None, _signature_table(saved))
+            self.skipped = {s.source: s for s in saved.skipped}
+            self.held = {article.source: article for article in saved.held}
+            self.index = index
+        self._unchecked = saved.sizes
+        self._compare_with = (snapshot_path, saved.crc)
+        if not self._told_skipped:  # each broken file once per start, as a full load logs them
+            for skipped in saved.skipped:
+                log.warning("skipped %s", skipped)
+        self.release_due()  # held articles whose time came while we were down
+        if not verify:
+            return True
+        changed = self.catch_up(check)
+        # Re-reading changed files happens in this one process; when most of
+        # the folder changed (a big git pull), the parallel full load is faster.
+        if len(changed) < max(PARALLEL_THRESHOLD, len(saved.parts.store) // 4):
+            if changed:
+                self.refresh(changed)  # files caught mid-write are left to the watcher's first scan
+            log.info("started from the snapshot; %d file(s) changed since it was made", len(changed))
+            return True
+        log.info("%d files changed since the snapshot was made: loading the folder in full", len(changed))
+        return False
+
     def _loaded_apart(self, snapshot_path: Path, workers: int, verify: bool) -> bool:
-        """A large folder read by another process, then served from the snapshot it wrote (see load)."""
+        """A large folder read by another process, then served from the snapshot it wrote
+        (see load). Served at once from the file it was written to; that file is synced
+        and moved into place meanwhile, before the folder is compared with it."""
         if not holds_at_least(str(self.root), PARALLEL_THRESHOLD):
             return False  # small: reading it here costs less than starting a process
-        if not load_apart(self.root, snapshot_path, workers):
+        staged = load_apart(self.root, snapshot_path, workers)
+        if staged is None:
             return False
+        saved = snapshot.load(staged, self.root)
+        if saved is None:
+            staged.unlink(missing_ok=True)
+            return False
+        self._placing = threading.Thread(target=_place, args=(staged, snapshot_path), name="snapshot-sync")
+        self._placing.start()
         self._told_skipped = True  # the child logged them as it read them
         try:
-            if self.load(snapshot_path, workers, verify) != "snapshot":
+            if not self._start_from(saved, snapshot_path, verify, None):
                 return False
         finally:
             self._told_skipped = False
@@ -183,6 +205,9 @@ class Publisher:
         """
         digest, self._unchecked = self._unchecked, None
         against, self._compare_with = self._compare_with, None
+        placing, self._placing = self._placing, None
+        if placing is not None:
+            placing.join()  # the snapshot a cold start serves from: compared with once in place
         scan: BackgroundScan | None = None
         if against is not None:
             check = check or BackgroundCheck(self.root, against[0])  # in another process, while this one prepares
@@ -206,19 +231,20 @@ class Publisher:
         assert scan is not None
         return self.changed_since_load(scan.result())
 
-    def save_snapshot(self, path: Path, adopt: bool = False) -> None:
+    def save_snapshot(self, path: Path, adopt: bool = False, durable: bool = True) -> None:
         """Write what is loaded now, for the next start (see feedsvc.core.snapshot).
 
         With ``adopt``, then serve the articles from the file just written
         (mapped, as a warm start does) if nothing changed meanwhile: after a
         full load, the records leave this process's heap for the page cache.
+        Not ``durable``: written to the new file ``path``, not synced (core.coldload).
         """
         with self._lock:
             index, signatures = self.index, dict(self._signatures)
             # Held articles are saved as written, so that they are released after a restart too.
             held, skipped, sizes = list(self.held.values()), list(self.skipped.values()), self.sizes.digest()
         # The index is immutable: it is laid out without holding up publishing.
-        snapshot.save(path, self.root, snapshot.Snapshot(index.parts(), held, skipped, signatures, sizes))
+        snapshot.save(path, self.root, snapshot.Snapshot(index.parts(), held, skipped, signatures, sizes), durable)
         if not adopt:
             return
         saved = snapshot.load(path, self.root)
@@ -410,6 +436,16 @@ class Publisher:
 
     def _source(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
+
+
+def _place(staged: Path, path: Path) -> None:
+    """Move the snapshot a load apart wrote into place, durably (logged, not raised, if it cannot)."""
+    try:
+        move_durably(staged, path)
+    except OSError as exc:
+        log.warning("could not keep the start-up snapshot %s: %s", path, exc)
+        with contextlib.suppress(OSError):
+            staged.unlink(missing_ok=True)
 
 
 def _signature_table(saved: snapshot.Snapshot) -> Callable[[], MutableMapping[str, Signature]]:

@@ -49,7 +49,7 @@ from feedsvc.core.index import ALL, FeedInfo, FeedKind, FeedRef, Parts, keyed_ur
 from feedsvc.core.layered import Lazy
 from feedsvc.core.records import microseconds, moment
 from feedsvc.core.signatures import WIDTH, SignatureTable, column_of
-from feedsvc.core.storage import atomic_write
+from feedsvc.core.storage import atomic_write, write_new
 from feedsvc.core.store import Store
 from feedsvc.settings import Settings
 
@@ -125,16 +125,26 @@ def default_path(root: Path) -> Path:
 WRITE_BATCH = 1024  # records per write: ~1 MB
 
 
-def save(path: Path, root: Path, snapshot: Snapshot) -> None:
+def save(path: Path, root: Path, snapshot: Snapshot, durable: bool = True) -> None:
     """Write the snapshot durably (atomic replace); failures are logged, not raised.
 
     Only the articles the index holds now are written, renumbered newest
     first: the records a feed's first page reads lie together in the file.
+
+    Not ``durable``: ``path`` is a new file, written but not synced, which the
+    caller moves into place later (storage.move_durably; core.coldload).
     """
     try:
         chunks = _layout(root, snapshot)
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, chunks, mode=0o600)
+        if durable:
+            atomic_write(path, chunks, mode=0o600)
+        else:
+            try:
+                write_new(path, chunks, 0o600)
+            except OSError:
+                path.unlink(missing_ok=True)
+                raise
     except OSError as exc:
         log.warning("could not write the start-up snapshot %s: %s", path, exc)
 

@@ -42,18 +42,39 @@ def atomic_write(path: Path, data: bytes | Iterable[bytes | memoryview], mode: i
     """
     temporary = temporary_for(path)
     try:
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        try:
-            for chunk in [data] if isinstance(data, bytes) else data:
-                write_all(descriptor, chunk)
-            os.fsync(descriptor)  # the data is on disk before the name points at it
-        finally:
-            os.close(descriptor)
+        write_new(temporary, data, mode, sync=True)  # the data is on disk before the name points at it
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):  # keep the first error, the one that says what went wrong
             temporary.unlink(missing_ok=True)
         raise
+    fsync_folder(path.parent)
+
+
+def write_new(path: Path, data: bytes | Iterable[bytes | memoryview], mode: int, sync: bool = False) -> None:
+    """Write a file that must not exist yet (a temporary name), on disk before returning if ``sync``.
+
+    Raises OSError, leaving whatever part was written for the caller to remove.
+    """
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        for chunk in [data] if isinstance(data, bytes) else data:
+            write_all(descriptor, chunk)
+        if sync:
+            os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def move_durably(written: Path, path: Path) -> None:
+    """Put a file written without syncing (``write_new``) in place of ``path``, as
+    ``atomic_write`` would have: its data on disk first, then the rename, then the folder's."""
+    descriptor = os.open(written, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    os.replace(written, path)
     fsync_folder(path.parent)
 
 
@@ -89,12 +110,17 @@ def fsync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
-def remove_stale_temporaries(folder: Path, now: float | None = None) -> list[str]:
+def temporaries_of(path: Path) -> re.Pattern[str]:
+    """The names ``temporary_for(path)`` gives, and nothing else."""
+    return re.compile(re.escape(f".{path.name}.") + r"[0-9a-f]{12}\.tmp")
+
+
+def remove_stale_temporaries(folder: Path, now: float | None = None, named: re.Pattern[str] = TEMPORARY) -> list[str]:
     """Delete the temporary files a crash left in ``folder`` (not below it:
     the API writes only at the top). Only regular files named exactly as
-    ``atomic_write`` names them, and untouched for ``STALE_SECONDS``, so a
-    write in progress (another process on the same folder) is left alone.
-    Returns the names removed."""
+    ``atomic_write`` names them (for article files, or as ``named`` says), and
+    untouched for ``STALE_SECONDS``, so a write in progress (another process
+    on the same folder) is left alone. Returns the names removed."""
     now = time.time() if now is None else now
     removed = []
     try:
@@ -102,7 +128,7 @@ def remove_stale_temporaries(folder: Path, now: float | None = None) -> list[str
     except OSError:
         return []  # an unreadable folder is reported by the loader
     for entry in entries:
-        if not (entry.name.startswith(".") and TEMPORARY.fullmatch(entry.name)):
+        if not (entry.name.startswith(".") and named.fullmatch(entry.name)):
             continue
         try:
             info = entry.stat(follow_symlinks=False)
