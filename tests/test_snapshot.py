@@ -448,3 +448,28 @@ def test_a_full_load_apart_names_each_skipped_file_once(
         logging.getLogger().removeHandler(handler)
     err = capfd.readouterr().err  # the child's lines and ours
     assert err.count("skipped broken.md") == 1
+
+
+def test_edits_past_the_compaction_threshold_write_the_snapshot_again_and_serve_from_it(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr("feedsvc.core.publisher.COMPACT_BYTES", 1)  # the first edit is enough
+    path = _saved(folder, tmp_path)
+    publisher = Publisher(folder)
+    assert publisher.load(path) == "snapshot"
+    before = publisher.index.store
+    seed = folder / "000_84d0586a3992f50e.md"
+    time.sleep(0.01)
+    seed.write_text(seed.read_text().replace('title: "U.S. cities', 'title: "EDITED U.S. cities'))
+    publisher.refresh([seed])
+    revisions = {info.ref: info.revision for info in publisher.index.feeds(FeedKind.TOPIC)}
+    deadline = time.monotonic() + 30
+    while publisher.index.store is before or publisher.index.store.added_bytes:
+        assert time.monotonic() < deadline, "the snapshot was not written again"
+        time.sleep(0.02)
+    assert publisher.index.store.mapped  # the edit now read from the new file
+    assert any(title.startswith("EDITED") for title in titles(publisher))
+    # The same feeds and revisions: no cached response or ETag changes for a compaction.
+    assert {info.ref: info.revision for info in publisher.index.feeds(FeedKind.TOPIC)} == revisions
+    restarted = Publisher(folder)
+    assert restarted.load(path) == "snapshot" and titles(restarted) == titles(publisher)

@@ -50,6 +50,11 @@ log = logging.getLogger(__name__)
 # mid-write: retry it before calling it broken.
 FRESH_SECONDS = 2.0
 RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
+# Records added to the heap since the articles were mapped from the snapshot (edited files, and
+# every version they replaced, ~1 KB each) past which the snapshot is written again and mapped
+# in their place: memory stays about the text of the articles, whatever the number of edits.
+COMPACT_BYTES = 64 * 1024 * 1024
+COMPACT_RETRY_SECONDS = 60.0  # after a try that files changing meanwhile made useless
 
 Listener = Callable[[Index, IndexDiff], None]
 
@@ -81,6 +86,9 @@ class Publisher:
         self.sizes_path: Path | None = None
         self.saved_to: Path | None = None  # where a full load left the snapshot it is served from, if it did
         self._placing: threading.Thread | None = None  # moving that snapshot into place (_loaded_apart)
+        self.snapshot_path: Path | None = None  # where the start-up snapshot is kept, if anywhere
+        self._compacting = threading.Lock()  # held while the snapshot is written again to compact (_tell)
+        self._compact_after = 0.0  # time.monotonic() before which not to try again
         self._told_skipped = False  # whether the skipped files of this load were logged already
 
     def load(
@@ -102,6 +110,7 @@ class Publisher:
 
         Returns how: "snapshot" or "full".
         """
+        self.snapshot_path = snapshot_path
         if snapshot_path is not None:
             self.sizes_path = sizes_path(snapshot_path)
             self.sizes = SizeBook.load(self.sizes_path)
@@ -343,6 +352,27 @@ class Publisher:
                 listener(index, diff)
             except Exception:  # a listener must never break publishing
                 log.exception("listener failed")
+        self._compact_if_due(index)
+
+    def _compact_if_due(self, index: Index) -> None:
+        """After many edits, write the snapshot again and serve from it (in the background):
+        the heap gives back the records of every edit and of every version they replaced."""
+        path, store = self.snapshot_path, index.store
+        if path is None or not store.mapped or store.added_bytes < COMPACT_BYTES:
+            return
+        if time.monotonic() < self._compact_after or not self._compacting.acquire(blocking=False):
+            return  # under way, or tried lately
+
+        def compact() -> None:
+            try:
+                log.info("%d MB of edited articles in memory: writing the snapshot again", store.added_bytes >> 20)
+                self.save_snapshot(path, adopt=True)
+                if self.index.store is store:  # not adopted: files changed while it was written
+                    self._compact_after = time.monotonic() + COMPACT_RETRY_SECONDS
+            finally:
+                self._compacting.release()
+
+        threading.Thread(target=compact, name="snapshot-compact", daemon=True).start()
 
     def refresh(self, paths: Iterable[Path]) -> tuple[IndexDiff | None, list[Path]]:
         """Re-read the given paths and publish what changed.

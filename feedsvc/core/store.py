@@ -39,6 +39,7 @@ class Store:
         self._offsets = offsets if offsets is not None else array("Q", [0])
         self._base_count = len(self._offsets) - 1
         self._added: list[bytes | None] = []
+        self.added_bytes = 0  # of the records added since it was made (edits, and what they replaced, stay)
         self.sources: list[str] = sources if sources is not None else []
         self.published_us: array[int] = published_us if published_us is not None else array("q")
         if not len(self.sources) == len(self.published_us) == self._base_count:
@@ -65,6 +66,7 @@ class Store:
     def add_record(self, source: str, published_us: int, record: bytes) -> int:
         """Keep one article packed already (records.pack); returns its number."""
         self._added.append(record)
+        self.added_bytes += len(record)
         self.published_us.append(published_us)
         self.sources.append(source)  # last: a number exists once its source does
         return len(self.sources) - 1
