@@ -134,3 +134,16 @@ def test_attributes_keep_tabs_and_line_breaks_as_character_references():
     expected = 'href="https://e.org/r?a=1&{amp}b=2" rel="related" title="Tab&#9;here&#10;and &quot;there&quot;&#13;"'
     assert expected.format(amp="#x26;") in rss_item(with_link, Urls("https://feeds.example"))
     assert expected.format(amp="amp;") in atom_entry(with_link, Urls("https://feeds.example"))
+
+
+@pytest.mark.parametrize("updated", [WHEN, WHEN + timedelta(hours=1), datetime(2024, 5, 12, 15, 9, tzinfo=UTC)])
+def test_an_entry_spells_its_published_and_updated_times_apart(updated: datetime):
+    from feedsvc.render.jsonfeed import json_item
+
+    dated = Article("a.md", "T", "https://e.org/a", WHEN, updated)
+    urls = Urls("https://feeds.example")
+    entry = atom_entry(dated, urls)
+    assert f"<published>{WHEN.isoformat()}</published>" in entry
+    assert f"<updated>{updated.isoformat()}</updated>" in entry
+    item = json_item(dated, urls)
+    assert f'"date_published":"{WHEN.isoformat()}","date_modified":"{updated.isoformat()}"' in item

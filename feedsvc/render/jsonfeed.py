@@ -107,8 +107,12 @@ def item_object(article: Article) -> dict[str, Any]:
     item["content_html"] = article_html(article)
     if article.images:
         item["image"] = article.images[0].url
-    item["date_published"] = article.published_at.isoformat()
-    item["date_modified"] = article.updated_at.isoformat()
+    modified = article.updated_at.isoformat()
+    # One datetime for both when the article was never updated (core/records.py): spelled once.
+    item["date_published"] = (
+        modified if article.published_at is article.updated_at else article.published_at.isoformat()
+    )
+    item["date_modified"] = modified
     author = _author(article.provider)
     if author:
         item["authors"] = [author]

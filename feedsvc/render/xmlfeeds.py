@@ -266,9 +266,9 @@ def atom_entry(article: Article, urls: Urls) -> str:
     """One Atom <entry>, indented for its place in the feed."""
     t, a = _atom_text, _atom_attr
     guid = article.guid or article.url
+    updated, published = _stamps(article)
     parts = [
-        f"  <entry>\n    <id>{t(guid)}</id>\n    <title>{t(article.title)}</title>\n"
-        f"    <updated>{article.updated_at.isoformat()}</updated>\n"
+        f"  <entry>\n    <id>{t(guid)}</id>\n    <title>{t(article.title)}</title>\n    <updated>{updated}</updated>\n"
     ]
     provider = article.provider
     if provider is not None:
@@ -279,7 +279,7 @@ def atom_entry(article: Article, urls: Urls) -> str:
     if article.excerpt:
         parts.append(f'    <summary type="html">{t(excerpt_html(article))}</summary>\n')
     parts.extend(f'    <category term="{_atom_attr_name(topic.name)}"/>\n' for topic in article.topics)
-    parts.append(f"    <published>{article.published_at.isoformat()}</published>\n")
+    parts.append(f"    <published>{published}</published>\n")
     parts.extend(_media(article, a, "    "))
     if article.images:
         first = article.images[0]
@@ -314,6 +314,12 @@ def _media(article: Article, attr: Callable[[str], str], indent: str) -> list[st
             )
         thumbnails.append(f'{indent}<media:thumbnail url="{url}"{size}/>\n')
     return contents + thumbnails
+
+
+def _stamps(article: Article) -> tuple[str, str]:
+    """An article's updated and published times as RFC 3339 (isoformat), spelled once when they are one."""
+    updated = article.updated_at.isoformat()
+    return updated, updated if article.published_at is article.updated_at else article.published_at.isoformat()
 
 
 def rfc822(moment: datetime) -> str:
