@@ -135,7 +135,7 @@ def test_load_folder_survives_any_exception_from_a_file(tmp_path: Path, monkeypa
     def explode(text: str, source: str) -> object:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("feedsvc.content.loader.parse_article", explode)
+    monkeypatch.setattr("feedsvc.content.parse.parse_article", explode)  # imported from there at each read
     (tmp_path / "a.md").write_text("---\ntitle: A\n---\n")
     result = load_folder(tmp_path)
     assert result.skipped[0].reason == "could not be parsed (RuntimeError: boom)"
@@ -145,7 +145,7 @@ def test_load_folder_keeps_the_start_of_a_long_unexpected_error(tmp_path: Path, 
     def explode(text: str, source: str) -> object:
         raise RuntimeError(text)  # a library quoting the whole file
 
-    monkeypatch.setattr("feedsvc.content.loader.parse_article", explode)
+    monkeypatch.setattr("feedsvc.content.parse.parse_article", explode)  # imported from there at each read
     (tmp_path / "a.md").write_text("x" * 1_000_000)
     reason = load_folder(tmp_path).skipped[0].reason
     assert reason == f"could not be parsed (RuntimeError: {'x' * 300})"

@@ -473,3 +473,23 @@ def test_edits_past_the_compaction_threshold_write_the_snapshot_again_and_serve_
     assert {info.ref: info.revision for info in publisher.index.feeds(FeedKind.TOPIC)} == revisions
     restarted = Publisher(folder)
     assert restarted.load(path) == "snapshot" and titles(restarted) == titles(publisher)
+
+
+def test_a_start_from_the_snapshot_does_not_load_the_parser(folder: Path, tmp_path: Path):
+    """PyYAML, nh3 and the front-matter parser load with the first file read; a warm
+    start of an unchanged folder reads none (~16 ms and ~3 MB of every restart)."""
+    import subprocess
+    import sys
+
+    path = _saved(folder, tmp_path)
+    script = (
+        "import sys; from pathlib import Path; from feedsvc.core.publisher import Publisher; "
+        f"p = Publisher(Path({str(folder)!r})); how = p.load(Path({str(path)!r})); "
+        "print(how, [m for m in ('yaml', 'nh3', 'feedsvc.content.parse') if m in sys.modules])"
+    )
+    found = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert found.stdout.split()[0] == "snapshot"
+    assert found.stdout.strip().endswith("[]"), found.stdout
+    (folder / "new.md").write_text(front_matter(article(title="Added")))  # one file to read: the parser is needed
+    found = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert "'yaml'" in found.stdout and "feedsvc.content.parse" in found.stdout

@@ -30,6 +30,7 @@ from feedsvc.content.frontmatter import (
     load_yaml,
     split_front_matter,
 )
+from feedsvc.content.images import MAX_IMAGE_BYTES, image_media_type, is_image_size
 from feedsvc.content.model import Article, Image, Problem, Provider, Related, Topic
 from feedsvc.content.sharing import one_image, one_provider, one_topic, share_parts
 from feedsvc.content.urlnorm import ascii_host, normalize_url
@@ -411,25 +412,6 @@ def _provider_key(value: dict[str, Any]) -> tuple[Any, ...] | None:
     key = (value.get("name"), value.get("domain"), images is None, image_keys)
     texts = [key[0], key[1], *[part for image_key in image_keys for part in image_key]]
     return key if all(part is None or type(part) is str for part in texts) else None
-
-
-# The largest image file we believe in, from front matter or from an image's server:
-# a bigger number is a mistake (or a lie), not an image a podcast app should fetch.
-MAX_IMAGE_BYTES = 100_000_000
-# RFC 6838 restricted names: image/jpeg, image/svg+xml, image/vnd.microsoft.icon.
-_IMAGE_TYPE = re.compile(r"image/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
-
-
-def is_image_size(length: int) -> bool:
-    """Is this a plausible size of an image file, in bytes?"""
-    return 0 < length <= MAX_IMAGE_BYTES
-
-
-def image_media_type(value: str) -> str | None:
-    """Given a media type as written or sent (``IMAGE/PNG; q=1``), return it
-    normalised (``image/png``) if it names an image type, else None."""
-    media_type = value[:200].partition(";")[0].strip().lower()
-    return sys.intern(media_type) if _IMAGE_TYPE.fullmatch(media_type) else None
 
 
 def _as_is(text: str) -> str:

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from feedsvc.content.images import image_media_type, is_image_size
 from feedsvc.content.model import Article, Image
-from feedsvc.content.parse import image_media_type, is_image_size
 from feedsvc.content.sharing import one_image
 from feedsvc.core.storage import atomic_write
 

@@ -40,8 +40,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from feedsvc import __version__
+from feedsvc.content.images import image_media_type, is_image_size
 from feedsvc.content.model import Image
-from feedsvc.content.parse import image_media_type, is_image_size
 from feedsvc.core.index import Index, IndexDiff
 from feedsvc.core.publisher import Publisher
 from feedsvc.core.sizes import Entry, SizeBook
