@@ -389,6 +389,9 @@ def test_a_large_full_load_runs_apart_and_is_served_from_its_snapshot(
 ):
     monkeypatch.setattr("feedsvc.core.publisher.PARALLEL_THRESHOLD", 10)  # the seeds count as large
     path = tmp_path / "snap"
+    stale = folder / ".000_84d0586a3992f50e.md.0123456789ab.tmp"  # an API write a crash interrupted
+    stale.write_text("half an article")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
     apart = Publisher(folder)
     assert apart.load(path, apart=True) == "full"
     assert apart.saved_to == path and apart.index.store.mapped  # read by the child, mapped here
@@ -400,6 +403,7 @@ def test_a_large_full_load_runs_apart_and_is_served_from_its_snapshot(
     # the first comparison with the folder waits for that, then compares with it.
     assert apart.catch_up() == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["content", "snap"]  # nothing left behind
+    assert not stale.exists()  # cleared by that first comparison, as after any start from the snapshot
     assert Publisher(folder).load(path) == "snapshot"  # and the next start is a warm one
 
 

@@ -65,7 +65,7 @@ def main(arguments: list[str]) -> int:
     publisher = Publisher(root)
     publisher.sizes = SizeBook.load(sizes_path(snapshot_path))  # its articles are filled as the server's would be
     started = time.perf_counter()
-    publisher.load(None, workers=workers)
+    publisher.read_folder(workers)  # the server clears stale temporaries (Publisher.catch_up)
     loaded = time.perf_counter()
     target = staging or snapshot_path
     before = _version(target)

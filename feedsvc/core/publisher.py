@@ -131,7 +131,13 @@ class Publisher:
             check.cancel()  # the snapshot was not usable
         if apart and snapshot_path is not None and self._loaded_apart(snapshot_path, workers, verify):
             return "full"
-        remove_stale_temporaries(self.root)  # (a load apart did, in its process)
+        remove_stale_temporaries(self.root)  # (after a load apart, catch_up does)
+        self.read_folder(workers)
+        return "full"
+
+    def read_folder(self, workers: int = 0) -> None:
+        """Read every file of the folder, in ``workers`` processes (0: one per CPU), and publish
+        them: a full load, without the snapshot. A load apart (core.coldload) does this alone."""
         with reporting(f"reading {self.root}") as progress:  # a bar on a terminal, else log lines
             # Each article is packed by the process that parsed it, with the sizes known filled in.
             result = load_folder(self.root, workers=workers, progress=progress, convert=Packer(self.sizes))
@@ -141,7 +147,6 @@ class Publisher:
             self.skipped = {s.source: s for s in result.skipped}
             self.index = Index.from_records(self._hold_all(result.articles))
         self._unchecked = self._compare_with = None
-        return "full"
 
     def _start_from(
         self, saved: snapshot.Snapshot, snapshot_path: Path, verify: bool, check: BackgroundCheck | None
