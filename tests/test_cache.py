@@ -3,6 +3,8 @@ from __future__ import annotations
 import gzip
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from feedsvc.web.cache import ModifiedClock, ResponseCache
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
@@ -82,9 +84,9 @@ def test_not_modified_repeats_the_200s_cors_caching_and_security_headers():
     entry = cache.get("slot", 1, lambda: b"<feed>" + b"a" * 5000 + b"</feed>", "application/atom+xml")
     for variant in (entry.identity, entry.gzipped):
         assert variant is not None
-        body_metadata = {"Content-Type", "Content-Encoding", "Content-Length"}
+        body_metadata = {"content-type", "content-encoding", "content-length"}
         expected = {name: value for name, value in variant.headers.items() if name not in body_metadata}
-        assert variant.not_modified == expected
+        assert dict(variant.not_modified.items()) == expected
         assert variant.not_modified["Access-Control-Allow-Origin"] == "*"
 
 
@@ -127,3 +129,28 @@ def test_cache_is_bounded_by_bytes():
         cache.get(("slot", i), 1, lambda i=i: bytes([i % 256]) * 5000, "text/plain")
     assert cache.current_bytes <= 50_000
     assert len(cache) < 100
+
+
+@pytest.mark.parametrize("browser_type", [None, "text/xml; charset=utf-8"])
+def test_an_entry_counts_at_least_what_it_holds(browser_type: str | None):
+    """The byte budget bounds memory only if each entry counts what it really holds:
+    its bodies, and its header lists, pairs and objects (measured here with tracemalloc)."""
+    import gc
+    import os
+    import tracemalloc
+
+    bodies = [os.urandom(3000).hex().encode() for _ in range(300)]  # ~6 KB each, compressible
+    gc.collect()
+    tracemalloc.start()
+    try:
+        cache = ResponseCache(10**9, "public, max-age=300", FakeClock())
+        before = tracemalloc.get_traced_memory()[0]
+        for number, body in enumerate(bodies):
+            link = f'<http://localhost:8000/feeds/topics/topic-{number}.rss>; rel="self"'
+            cache.get(("feed", number), 1, lambda body=body: body, "application/rss+xml", {"Link": link}, browser_type)
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before + sum(map(len, bodies))  # the bodies came before
+    finally:
+        tracemalloc.stop()
+    assert len(cache) == len(bodies)
+    assert held <= cache.current_bytes <= held * 1.15

@@ -12,8 +12,10 @@ import time
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cache
 
 from cachetools import LRUCache
+from starlette.datastructures import Headers
 
 from feedsvc.core.clock import Clock, utc_now
 from feedsvc.render.compress import gzipped
@@ -23,21 +25,66 @@ from feedsvc.web.security import security_headers
 
 @dataclass(frozen=True, slots=True)
 class Variant:
-    """One encoding of a response, with every header precomputed."""
+    """One encoding of a response, with every header precomputed in ASGI form."""
 
     body: bytes
-    headers: dict[str, str]
-    not_modified: dict[str, str]  # what a 304 for this variant carries (RFC 9110 §15.4.5)
-    raw: list[tuple[bytes, bytes]] = field(default_factory=list)  # ASGI form of headers, with Content-Length
-    raw_not_modified: list[tuple[bytes, bytes]] = field(default_factory=list)
+    raw: list[tuple[bytes, bytes]]  # its headers, Content-Length included
+    raw_not_modified: list[tuple[bytes, bytes]]  # what a 304 for this variant carries (RFC 9110 §15.4.5)
 
-    def __post_init__(self) -> None:
-        self.raw.extend(_raw({**self.headers, "Content-Length": str(len(self.body))}))
-        self.raw_not_modified.extend(_raw(self.not_modified))
+    @classmethod
+    def of(
+        cls, body: bytes, headers: dict[str, str], not_modified: dict[str, str], pairs: Pairs | None = None
+    ) -> Variant:
+        """``pairs``: the header pairs made for the other variants of the same entry, shared."""
+        pairs = {} if pairs is None else pairs
+        return cls(body, _raw({**headers, "Content-Length": str(len(body))}, pairs), _raw(not_modified, pairs))
+
+    @property
+    def headers(self) -> Headers:
+        """The headers of a 200, by name in any case (for tests and logs; the server sends ``raw``)."""
+        return Headers(raw=self.raw)
+
+    @property
+    def not_modified(self) -> Headers:
+        return Headers(raw=self.raw_not_modified)
 
 
-def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
-    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+# What an entry holds beyond its bodies, as counted against the budget (measured with tracemalloc,
+# and tests/test_cache.py holds the count honest): its own objects, its key, the LRU's and the
+# Last-Modified clock's bookkeeping; then each representation's identity and gzip variants
+# (header lists, the entry's own header pairs).
+ENTRY_BYTES = 1024
+REPRESENTATION_BYTES = 1536
+Pairs = dict[tuple[str, str], tuple[bytes, bytes]]
+# Headers whose values belong to one response; every other header's pair is made once and
+# shared by every cached variant, and an entry's own (its ETag, Last-Modified, Link) are shared
+# by its variants: ~15 fresh pairs a variant, four variants an entry, were most of what the
+# response cache held at small sizes (~3.6 KB an entry more than its bodies, counted as 1 KB).
+_OWN = frozenset({"etag", "last-modified", "content-length", "link"})
+_SHARED_MAX = 4096  # distinct shared pairs kept (a value we did not foresee varying stays bounded)
+_shared: Pairs = {}
+
+
+def _raw(headers: dict[str, str], pairs: Pairs) -> list[tuple[bytes, bytes]]:
+    return [_pair(name, value, pairs) for name, value in headers.items()]
+
+
+def _pair(name: str, value: str, pairs: Pairs) -> tuple[bytes, bytes]:
+    key = (name, value)
+    found = _shared.get(key) or pairs.get(key)
+    if found is None:
+        lower = name.lower()
+        found = (_name(lower), value.encode("latin-1"))
+        if lower in _OWN:
+            pairs[key] = found
+        elif len(_shared) < _SHARED_MAX:
+            _shared[key] = found
+    return found
+
+
+@cache
+def _name(lower: str) -> bytes:
+    return lower.encode("latin-1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,16 +243,19 @@ class ResponseCache:
         last_modified, exactly = self._clock.stamp(slot, etag)
         compressed = gzipped(body)
         vary = "Accept, Accept-Encoding" if browser_type else "Accept-Encoding"
-        rendered = self._representation(body, compressed, etag, last_modified, exactly, content_type, headers, vary)
+        pairs: Pairs = {}  # the header pairs this entry's variants share
+        rendered = self._representation(
+            body, compressed, etag, last_modified, exactly, content_type, headers, vary, pairs
+        )
         if browser_type is None:
             return rendered
         # Another media type is another representation, so its tags differ too (RFC 9110 §8.8.3):
         # a cache in front must never answer a reader's revalidation with the browser's copy.
         browser_etag = etag[:-1] + '-xml"'
         browser = self._representation(
-            body, compressed, browser_etag, last_modified, exactly, browser_type, headers, vary
+            body, compressed, browser_etag, last_modified, exactly, browser_type, headers, vary, pairs
         )
-        return replace(rendered, for_browsers=browser, size=rendered.size + 1024)
+        return replace(rendered, for_browsers=browser, size=rendered.size + REPRESENTATION_BYTES)
 
     def _representation(
         self,
@@ -217,6 +267,7 @@ class ResponseCache:
         content_type: str,
         headers: Mapping[str, str],
         vary: str,
+        pairs: Pairs,
     ) -> Rendered:
         """One media type of a body: its identity and gzip variants, with every header."""
         common = {
@@ -235,7 +286,7 @@ class ResponseCache:
         }
         # A 304 repeats what a 200 would carry except the body's own metadata (RFC 9110 §15.4.5):
         # without the CORS headers, a browser-based reader's revalidation fails.
-        identity = Variant(body, {**common, **extra, "Content-Type": content_type}, {**common, **extra})
+        identity = Variant.of(body, {**common, **extra, "Content-Type": content_type}, {**common, **extra}, pairs)
         compressed_variant = None
         etags: tuple[str, ...] = (etag,)
         if len(compressed) < len(body):
@@ -243,12 +294,13 @@ class ResponseCache:
             gzip_etag = etag[:-1] + '-gzip"'
             etags = (etag, gzip_etag)
             gzip_common = {**common, "ETag": gzip_etag}
-            compressed_variant = Variant(
+            compressed_variant = Variant.of(
                 compressed,
                 {**gzip_common, **extra, "Content-Type": content_type, "Content-Encoding": "gzip"},
                 {**gzip_common, **extra},
+                pairs,
             )
-        size = len(body) + len(compressed) + 1024
+        size = len(body) + len(compressed) + ENTRY_BYTES + REPRESENTATION_BYTES
         return Rendered(identity, compressed_variant, etags, last_modified, size, exactly)
 
 
