@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar, overload
 
+from feedsvc.children import end_with_parent
 from feedsvc.content.folder import Signature, scan, signature_of
 from feedsvc.content.model import Article
 from feedsvc.content.sharing import share_parts
@@ -312,7 +313,12 @@ def _read_in_parallel(
 def _work(listing: str, counter: Any, connection: Any) -> None:
     """A loading worker: read chunks (listed in the file ``listing``) until there are none
     left, sending each result from a thread (a full pipe stops the sending, not the reading)."""
+    import multiprocessing
     import threading
+
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.pid is not None:
+        end_with_parent(parent.pid)  # a loader killed outright must not leave its workers parsing on
 
     with open(listing, "rb") as file:
         chunks: list[list[tuple[str, str]]]

@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from feedsvc.children import child_environment, end_with_parent
 from feedsvc.core.storage import temporary_for
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,8 @@ def load_apart(root: Path, snapshot_path: Path, workers: int) -> Path | None:
     level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
     try:
         # Its log lines and progress go to our standard error, as our own would.
-        done = subprocess.run(command, env={**os.environ, "FEEDSVC_LOG_LEVEL": str(level)}, check=False)  # noqa: S603
+        environment = {**child_environment(), "FEEDSVC_LOG_LEVEL": str(level)}
+        done = subprocess.run(command, env=environment, check=False)  # noqa: S603
     except OSError as exc:
         log.warning("could not start a process to read %s: %s; reading it here", root, exc)
         return None
@@ -56,6 +58,7 @@ def main(arguments: list[str]) -> int:
     from feedsvc.core.publisher import Publisher
     from feedsvc.core.sizes import SizeBook, sizes_path
 
+    end_with_parent()  # a server killed outright must not leave a full load running on
     root, snapshot_path = Path(arguments[0]), Path(arguments[1])
     workers = int(arguments[2]) if len(arguments) > 2 else 0
     staging = Path(arguments[3]) if len(arguments) > 3 else None

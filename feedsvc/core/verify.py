@@ -25,6 +25,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from feedsvc.children import child_environment, end_with_parent
 from feedsvc.content.folder import signed
 from feedsvc.core import snapshot
 from feedsvc.core.signatures import changes
@@ -55,7 +56,10 @@ class BackgroundCheck:
                 [sys.executable, "-P", "-m", "feedsvc.core.verify", str(root), str(path)],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_package_parent(), _path()]))},
+                env={
+                    **child_environment(),
+                    "PYTHONPATH": os.pathsep.join(filter(None, [_package_parent(), _path()])),
+                },
             )
         except OSError as exc:
             log.info("comparing %s with the snapshot in this process: %s", root, exc)
@@ -104,6 +108,7 @@ def _path() -> str:
 
 
 def main(arguments: list[str]) -> int:
+    end_with_parent()
     logging.basicConfig(level="WARNING", format="%(levelname)s %(name)s: %(message)s")
     found = changes_since(Path(arguments[1]), Path(arguments[0]))
     if found is None:
