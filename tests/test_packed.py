@@ -106,6 +106,20 @@ def test_a_guid_the_parser_did_not_set_to_the_url_is_set_when_built_from_records
     assert article.guid == article.url
 
 
+def test_equal_topics_from_different_workers_are_not_counted_as_spellings(monkeypatch: pytest.MonkeyPatch):
+    """Topics parsed in different chunks are equal but distinct objects: one spelling, no count."""
+    from feedsvc.core import index as index_module
+
+    counted: list[object] = []
+    spellings = index_module._spellings
+    monkeypatch.setattr(index_module, "_spellings", lambda *args: counted.append(args) or spellings(*args))
+    first, second = Topic("Power Apps", "power-apps"), Topic("Power Apps", "power-apps")
+    assert first is not second
+    items = [packed(_article(f"{n}.md", n + 1, topic=topic)) for n, topic in enumerate((first, second))]
+    (info,) = Index.from_records(items).feeds(FeedKind.TOPIC)
+    assert (info.name, info.count, counted) == ("Power Apps", 2, [])
+
+
 def test_equal_topics_from_different_workers_name_the_feed_as_one_object_does():
     # Two chunks' topics: equal values, distinct objects; then a second spelling outvoted.
     first, second, other = (

@@ -497,3 +497,79 @@ def test_a_start_from_the_snapshot_does_not_load_the_parser(folder: Path, tmp_pa
     (folder / "new.md").write_text(front_matter(article(title="Added")))  # one file to read: the parser is needed
     found = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
     assert "'yaml'" in found.stdout and "feedsvc.content.parse" in found.stdout
+
+
+def test_a_compaction_whose_write_fails_keeps_serving_what_was_published(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The file at the snapshot's path is then the older one: serving from it would undo the edit."""
+    path = _saved(folder, tmp_path)
+    publisher = Publisher(folder)
+    assert publisher.load(path) == "snapshot"
+    seed = folder / "000_84d0586a3992f50e.md"
+    time.sleep(0.01)
+    seed.write_text(seed.read_text().replace('title: "U.S. cities', 'title: "EDITED U.S. cities'))
+    publisher.refresh([seed])
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("feedsvc.core.snapshot.atomic_write", full)
+    assert publisher.save_snapshot(path, adopt=True) is False
+    assert any(title.startswith("EDITED") for title in titles(publisher))
+
+
+def test_files_published_while_the_snapshot_is_written_are_served_from_it_too(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Edits keep coming while a big snapshot is written: adopting it must not wait for a quiet moment."""
+    path = _saved(folder, tmp_path)
+    publisher = Publisher(folder)
+    assert publisher.load(path) == "snapshot"
+    seed = folder / "000_84d0586a3992f50e.md"
+    save = snapshot.save
+
+    def save_while_a_file_changes(*args: Any, **kwargs: Any) -> int | None:
+        written = save(*args, **kwargs)
+        time.sleep(0.01)
+        seed.write_text(seed.read_text().replace('title: "U.S. cities', 'title: "MEANWHILE U.S. cities'))
+        (folder / "new.md").write_text(front_matter(article(title="Added meanwhile")))
+        publisher.refresh([seed, folder / "new.md"])
+        return written
+
+    monkeypatch.setattr("feedsvc.core.snapshot.save", save_while_a_file_changes)
+    assert publisher.save_snapshot(path, adopt=True) is True
+    assert publisher.index.store.mapped
+    found = titles(publisher)
+    assert "Added meanwhile" in found and any(title.startswith("MEANWHILE") for title in found)
+    fresh = Publisher(folder)
+    fresh.load(None)
+    assert sorted(found) == sorted(titles(fresh))
+
+
+def test_a_cold_start_serves_before_its_snapshot_is_in_place_and_compares_with_it_once_it_is(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The server's own path (a watcher: verify=False): served from the file the child wrote
+    while it is synced and renamed; the watcher's first comparison waits for that, then uses it."""
+    from feedsvc.core import publisher as publisher_module
+
+    monkeypatch.setattr("feedsvc.core.publisher.PARALLEL_THRESHOLD", 10)
+    move = publisher_module.move_durably
+
+    def slow_move(staged: Path, path: Path) -> None:
+        time.sleep(1.0)
+        move(staged, path)
+
+    def no_scan(*args: object) -> None:
+        raise AssertionError("compared in this process: the snapshot's check was not used")
+
+    monkeypatch.setattr("feedsvc.core.publisher.move_durably", slow_move)
+    monkeypatch.setattr("feedsvc.core.publisher.BackgroundScan", no_scan)
+    path = tmp_path / "snap"
+    served = Publisher(folder)
+    assert served.load(path, apart=True, verify=False) == "full"
+    assert not path.exists() and served.index.store.mapped and titles(served)  # serving already
+    (folder / "new.md").write_text(front_matter(article(title="Added after the load")))
+    assert served.catch_up() == [folder / "new.md"]
+    assert path.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["content", "snap"]

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from datetime import datetime
 from pathlib import Path
 
@@ -37,7 +37,7 @@ from feedsvc.core.index import Index, IndexDiff
 from feedsvc.core.layered import Lazy
 from feedsvc.core.packed import Packed, Packer, packed, unpacked
 from feedsvc.core.records import microseconds
-from feedsvc.core.signatures import changes
+from feedsvc.core.signatures import SignatureTable, changes
 from feedsvc.core.sizes import Entry, SizeBook, sizes_path
 from feedsvc.core.storage import move_durably, remove_stale_temporaries, temporaries_of
 from feedsvc.core.verify import BackgroundCheck
@@ -54,7 +54,7 @@ RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
 # every version they replaced, ~1 KB each) past which the snapshot is written again and mapped
 # in their place: memory stays about the text of the articles, whatever the number of edits.
 COMPACT_BYTES = 64 * 1024 * 1024
-COMPACT_RETRY_SECONDS = 60.0  # after a try that files changing meanwhile made useless
+COMPACT_RETRY_SECONDS = 60.0  # after a try that failed
 
 Listener = Callable[[Index, IndexDiff], None]
 
@@ -89,6 +89,7 @@ class Publisher:
         self.snapshot_path: Path | None = None  # where the start-up snapshot is kept, if anywhere
         self._compacting = threading.Lock()  # held while the snapshot is written again to compact (_tell)
         self._compact_after = 0.0  # time.monotonic() before which not to try again
+        self._since: set[str] | None = None  # files published while a snapshot is written (save_snapshot)
         self._told_skipped = False  # whether the skipped files of this load were logged already
 
     def load(
@@ -117,18 +118,19 @@ class Publisher:
             # Snapshots being written when a crash came (not those of a write in progress: too young).
             remove_stale_temporaries(snapshot_path.parent, named=temporaries_of(snapshot_path))
         usable = snapshot_path is not None and snapshot_path.exists()
-        if verify and usable:
-            remove_stale_temporaries(self.root)  # left by API writes a crash interrupted (see catch_up too)
         # Compare the folder with the snapshot (in another process) while this one reads it.
         check = BackgroundCheck(self.root, snapshot_path) if snapshot_path is not None and usable and verify else None
-        with paused_gc():
-            saved = snapshot.load(snapshot_path, self.root) if snapshot_path else None
-        if saved is not None and snapshot_path is not None:
-            if self._start_from(saved, snapshot_path, verify, check):
-                return "snapshot"
-            check = None  # it was used
-        if check is not None:
-            check.cancel()  # the snapshot was not usable
+        try:
+            with paused_gc():
+                saved = snapshot.load(snapshot_path, self.root) if snapshot_path else None
+            # (After a start from the snapshot, catch_up clears the temporaries a crash left.)
+            if saved is not None and snapshot_path is not None:
+                if self._start_from(saved, snapshot_path, verify, check):
+                    return "snapshot"
+                check = None  # it was used
+        finally:
+            if check is not None:
+                check.cancel()  # the snapshot was not usable, or this failed: no process left behind
         if apart and snapshot_path is not None and self._loaded_apart(snapshot_path, workers, verify):
             return "full"
         remove_stale_temporaries(self.root)  # (after a load apart, catch_up does)
@@ -192,7 +194,7 @@ class Publisher:
         if saved is None:
             staged.unlink(missing_ok=True)
             return False
-        self._placing = threading.Thread(target=_place, args=(staged, snapshot_path), name="snapshot-sync")
+        self._placing = threading.Thread(target=self._place, args=(staged, snapshot_path), name="snapshot-sync")
         self._placing.start()
         self._told_skipped = True  # the child logged them as it read them
         try:
@@ -202,6 +204,17 @@ class Publisher:
             self._told_skipped = False
         self.saved_to = snapshot_path
         return True
+
+    def _place(self, staged: Path, path: Path) -> None:
+        """Move the snapshot a load apart wrote into place, durably; if it cannot, write one
+        anew (logged, not raised, if that fails too), or the next start is a cold one."""
+        try:
+            move_durably(staged, path)
+        except OSError as exc:
+            log.warning("could not keep the start-up snapshot %s (%s): writing it again", path, exc)
+            with contextlib.suppress(OSError):
+                staged.unlink(missing_ok=True)
+            self.save_snapshot(path)
 
     @property
     def _signatures(self) -> MutableMapping[str, Signature]:
@@ -245,35 +258,49 @@ class Publisher:
         assert scan is not None
         return self.changed_since_load(scan.result())
 
-    def save_snapshot(self, path: Path, adopt: bool = False, durable: bool = True) -> None:
+    def save_snapshot(self, path: Path, adopt: bool = False, durable: bool = True) -> bool:
         """Write what is loaded now, for the next start (see feedsvc.core.snapshot).
 
         With ``adopt``, then serve the articles from the file just written
-        (mapped, as a warm start does) if nothing changed meanwhile: after a
-        full load, the records leave this process's heap for the page cache.
+        (mapped, as a warm start does): after a full load, or many edits, the
+        records leave this process's heap for the page cache. Files published
+        while it was written are published again over it. Only the very file
+        written is adopted (its CRC), never one another writer put there.
         Not ``durable``: written to the new file ``path``, not synced (core.coldload).
+        Returns whether it served from the file (with ``adopt``) or wrote it.
         """
+        placing = self._placing
+        if placing is not None and placing is not threading.current_thread():
+            placing.join()  # the snapshot a cold start made is older than this one
         with self._lock:
-            index, signatures = self.index, dict(self._signatures)
+            index, signatures = self.index, _copy(self._signatures)
             # Held articles are saved as written, so that they are released after a restart too.
             held, skipped, sizes = list(self.held.values()), list(self.skipped.values()), self.sizes.digest()
-        # The index is immutable: it is laid out without holding up publishing.
-        snapshot.save(path, self.root, snapshot.Snapshot(index.parts(), held, skipped, signatures, sizes), durable)
-        if not adopt:
-            return
-        saved = snapshot.load(path, self.root)
-        if saved is None:
-            return
-        mapped = index.adopt(saved.parts)
-        mapped.prepare()
-        with self._lock:
-            adopted = self.index is index  # else a change came in meanwhile: keep what we have
-            if adopted:
+            since = self._since = set()  # the files published from now on
+        try:
+            # The index is immutable: it is laid out without holding up publishing.
+            written = snapshot.save(
+                path, self.root, snapshot.Snapshot(index.parts(), held, skipped, signatures, sizes), durable
+            )
+            if not adopt or written is None:
+                return written is not None
+            saved = snapshot.load(path, self.root)
+            if saved is None or saved.crc != written:
+                log.warning("the snapshot %s changed before it could be served from; the articles stay in memory", path)
+                return False
+            mapped = index.adopt(saved.parts)
+            mapped.prepare()
+            with self._lock:
+                if self.index is not index:  # published meanwhile: again, over the mapped articles
+                    mapped, _ = mapped.apply({source: self.index.article(source) for source in since})
                 self.index = mapped
-        if adopted:
-            del index, mapped
-            release_free_memory()  # the heap's records are free once readers let go of the old index
-            log.info("serving the articles from the snapshot %s", path)
+                self._since = None
+        finally:
+            self._since = None
+        del index, mapped
+        release_free_memory()  # the heap's records are free once readers let go of the old index
+        log.info("serving the articles from the snapshot %s", path)
+        return True
 
     def now(self) -> datetime:
         """The time by this publisher's clock: what holding and releasing go by,
@@ -297,8 +324,7 @@ class Publisher:
                 return None
             for source in due:
                 del self.held[source]
-            index, diff = self.index.apply(due)
-            self.index = index
+            index, diff = self._publish(due)
         log.info("published %d article(s) whose time came", len(due))
         self._tell(index, diff)
         return diff
@@ -345,11 +371,18 @@ class Publisher:
                 self.held[source] = self.sizes.fill(article, previous)
             if not changes:
                 return None
-            index, diff = self.index.apply(changes)
-            self.index = index
+            index, diff = self._publish(changes)
         log.info("image sizes: %d article(s) updated, %d feed(s) revised", len(changes), len(diff.revised))
         self._tell(index, diff)
         return diff
+
+    def _publish(self, changes: Mapping[str, Article | None]) -> tuple[Index, IndexDiff]:
+        """The next index, with these changes (None: removed); the lock is held."""
+        index, diff = self.index.apply(changes)
+        self.index = index
+        if self._since is not None:  # a snapshot is being written: these go over it once adopted
+            self._since.update(changes)
+        return index, diff
 
     def _tell(self, index: Index, diff: IndexDiff) -> None:
         for listener in self.listeners:
@@ -369,12 +402,15 @@ class Publisher:
             return  # under way, or tried lately
 
         def compact() -> None:
+            adopted = False
             try:
                 log.info("%d MB of edited articles in memory: writing the snapshot again", store.added_bytes >> 20)
-                self.save_snapshot(path, adopt=True)
-                if self.index.store is store:  # not adopted: files changed while it was written
-                    self._compact_after = time.monotonic() + COMPACT_RETRY_SECONDS
+                adopted = self.save_snapshot(path, adopt=True)
+            except Exception:  # a bug must not end publishing, nor make every edit try again at once
+                log.exception("compacting the articles in memory failed")
             finally:
+                if not adopted:
+                    self._compact_after = time.monotonic() + COMPACT_RETRY_SECONDS
                 self._compacting.release()
 
         threading.Thread(target=compact, name="snapshot-compact", daemon=True).start()
@@ -397,8 +433,7 @@ class Publisher:
                 self._refresh_one(path, changes, retry)
             if not changes:
                 return None, retry
-            index, diff = self.index.apply(changes)
-            self.index = index
+            index, diff = self._publish(changes)
         log.info(
             "published %d changed file(s): %d feed(s) revised, %d removed",
             len(changes),
@@ -473,14 +508,9 @@ class Publisher:
         return path.relative_to(self.root).as_posix()
 
 
-def _place(staged: Path, path: Path) -> None:
-    """Move the snapshot a load apart wrote into place, durably (logged, not raised, if it cannot)."""
-    try:
-        move_durably(staged, path)
-    except OSError as exc:
-        log.warning("could not keep the start-up snapshot %s: %s", path, exc)
-        with contextlib.suppress(OSError):
-            staged.unlink(missing_ok=True)
+def _copy(signatures: MutableMapping[str, Signature]) -> Mapping[str, Signature]:
+    """A copy to write out: a snapshot's table in O(changes since), anything else in full."""
+    return signatures.copy() if isinstance(signatures, SignatureTable) else dict(signatures)
 
 
 def _signature_table(saved: snapshot.Snapshot) -> Callable[[], MutableMapping[str, Signature]]:

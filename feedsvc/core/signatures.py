@@ -49,6 +49,12 @@ class SignatureTable(MutableMapping[str, Signature]):
         self._changed: dict[str, Signature | None] = dict(others)  # None: gone since
         self.touched: set[str] = set()  # the files set or removed since it was made
 
+    def copy(self) -> SignatureTable:
+        """The same signatures, apart from later changes to this table: O(changes), the column is shared."""
+        copied = SignatureTable(self._numbers, self._column, {})
+        copied._changed = dict(self._changed)  # None too: gone since
+        return copied
+
     def _from_column(self, source: str) -> Signature | None:
         number = self._numbers().get(source)
         if number is None:

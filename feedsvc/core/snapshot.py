@@ -125,8 +125,9 @@ def default_path(root: Path) -> Path:
 WRITE_BATCH = 1024  # records per write: ~1 MB
 
 
-def save(path: Path, root: Path, snapshot: Snapshot, durable: bool = True) -> None:
+def save(path: Path, root: Path, snapshot: Snapshot, durable: bool = True) -> int | None:
     """Write the snapshot durably (atomic replace); failures are logged, not raised.
+    Returns the CRC of what was written (what tells this snapshot from any other), or None.
 
     Only the articles the index holds now are written, renumbered newest
     first: the records a feed's first page reads lie together in the file.
@@ -135,7 +136,7 @@ def save(path: Path, root: Path, snapshot: Snapshot, durable: bool = True) -> No
     caller moves into place later (storage.move_durably; core.coldload).
     """
     try:
-        chunks = _layout(root, snapshot)
+        header, chunks = _layout(root, snapshot)
         path.parent.mkdir(parents=True, exist_ok=True)
         if durable:
             atomic_write(path, chunks, mode=0o600)
@@ -147,9 +148,26 @@ def save(path: Path, root: Path, snapshot: Snapshot, durable: bool = True) -> No
                 raise
     except OSError as exc:
         log.warning("could not write the start-up snapshot %s: %s", path, exc)
+        return None
+    return header
 
 
-def _layout(root: Path, snapshot: Snapshot) -> Iterator[bytes | memoryview]:
+def _layout(root: Path, snapshot: Snapshot) -> tuple[int, Iterator[bytes | memoryview]]:
+    """The CRC of the snapshot's header, and the file's bytes in order."""
+    encoded, sections, kept = _header(root, snapshot)
+    crc = zlib.crc32(encoded)
+    return crc, _chunks(_PREFIX.pack(MAGIC, len(encoded), crc) + encoded, sections, kept)
+
+
+def _chunks(head: bytes, sections: list[bytes], kept: list[bytes | memoryview]) -> Iterator[bytes | memoryview]:
+    yield head
+    yield from sections
+    for start in range(0, len(kept), WRITE_BATCH):  # one write a record costs more than the copy
+        yield b"".join(kept[start : start + WRITE_BATCH])
+
+
+def _header(root: Path, snapshot: Snapshot) -> tuple[bytes, list[bytes], list[bytes | memoryview]]:
+    """The snapshot's header (encoded), its sections and its records, in the order written."""
     parts = snapshot.parts
     store = parts.store
     order = list(parts.members[ALL])
@@ -196,11 +214,7 @@ def _layout(root: Path, snapshot: Snapshot) -> Iterator[bytes | memoryview]:
         "sizes": snapshot.sizes,
         "sections": tuple((len(section), zlib.crc32(section)) for section in sections),
     }
-    encoded = marshal.dumps(header)
-    yield _PREFIX.pack(MAGIC, len(encoded), zlib.crc32(encoded)) + encoded
-    yield from sections
-    for start in range(0, len(kept), WRITE_BATCH):  # one write a record costs more than the copy
-        yield b"".join(kept[start : start + WRITE_BATCH])
+    return marshal.dumps(header), sections, kept
 
 
 def _made(value: Any) -> Any:
@@ -378,7 +392,9 @@ def _signature_table(
         return None
     if type(others) is not dict or not (_only(others, str) and _only(others.values(), int)):
         return None
-    return SignatureTable(by_source, raw[: count * WIDTH], others)
+    # A copy (24 bytes a file): the table outlives the index it came with, and a view would keep
+    # the whole mapped file, deleted once a newer snapshot replaces it, on the disk until a restart.
+    return SignatureTable(by_source, bytes(raw[: count * WIDTH]), others)
 
 
 def _urls_of(store: Store, published: array[int]) -> dict[int, str | list[str]]:
