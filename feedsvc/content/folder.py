@@ -1,6 +1,6 @@
 """Which files of a content folder are articles, and the signature of each.
 
-Only the standard library: ``python -m feedsvc.content.folder ROOT`` runs the
+Only the standard library (and feedsvc.children): ``python -m feedsvc.content.folder ROOT`` runs the
 signature scan in a process of its own, started in a few milliseconds (see
 :class:`BackgroundScan`).
 """
@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 import marshal
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+
+from feedsvc.children import Child, end_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -69,49 +70,19 @@ class BackgroundScan:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._process: subprocess.Popen[bytes] | None = None
-        try:
-            # The folder holding this package goes first on the path (-P: not the
-            # working directory), so the child runs this very module.
-            here = str(Path(__file__).resolve().parent.parent)
-            path = os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
-            self._process = subprocess.Popen(  # noqa: S603 (this interpreter, this module, no shell)
-                [sys.executable, "-P", "-m", "feedsvc.content.folder", str(root)],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env={**os.environ, "PYTHONPATH": path},
-            )
-        except OSError as exc:
-            log.info("scanning %s in this process: %s", root, exc)
+        self._child = Child("feedsvc.content.folder", [str(root)])
 
     def result(self) -> dict[str, Signature]:
         """Wait for the scan; the same as ``signatures(root)``."""
-        process = self._process
-        if process is None:
-            return signatures(self.root)
-        self._process = None
-        try:
-            out, err = process.communicate(timeout=300)
-            found = marshal.loads(out) if process.returncode == 0 else None  # noqa: S302 (our own child's output)
-            if type(found) is dict and all(type(k) is str and type(v) is int for k, v in found.items()):
-                return found
-            log.warning(
-                "scanning %s in this process: the scan exited with %s %s", self.root, process.returncode, err[-500:]
-            )
-        except (subprocess.TimeoutExpired, EOFError, ValueError, TypeError) as exc:
-            log.warning("scanning %s in this process: %s", self.root, exc)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+        found, why = self._child.output(timeout=300)
+        if type(found) is dict and all(type(k) is str and type(v) is int for k, v in found.items()):
+            return found
+        log.warning("scanning %s in this process: %s", self.root, why or "the scan wrote something else")
         return signatures(self.root)
 
     def cancel(self) -> None:
         """Not needed after all: stop the process (it would block on a full pipe)."""
-        process, self._process = self._process, None
-        if process is not None:
-            process.kill()
-            process.communicate()
+        self._child.cancel()
 
 
 def left_out(name: str) -> bool:
@@ -180,4 +151,5 @@ def is_article_name(path: Path, root: Path) -> bool:
 
 
 if __name__ == "__main__":
+    end_with_parent()
     sys.stdout.buffer.write(marshal.dumps(signatures(Path(sys.argv[1]))))

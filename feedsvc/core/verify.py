@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import logging
 import marshal
-import os
-import subprocess
 import sys
 from pathlib import Path
+from typing import TypeGuard
 
-from feedsvc.children import child_environment, end_with_parent
+from feedsvc.children import Child, end_with_parent
 from feedsvc.content.folder import signed
 from feedsvc.core import snapshot
 from feedsvc.core.signatures import changes
@@ -50,61 +49,26 @@ class BackgroundCheck:
 
     def __init__(self, root: Path, path: Path) -> None:
         self.root, self.path = root, path
-        self._process: subprocess.Popen[bytes] | None = None
-        try:
-            self._process = subprocess.Popen(  # noqa: S603 (this interpreter, this package's module, no shell)
-                [sys.executable, "-P", "-m", "feedsvc.core.verify", str(root), str(path)],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env={
-                    **child_environment(),
-                    "PYTHONPATH": os.pathsep.join(filter(None, [_package_parent(), _path()])),
-                },
-            )
-        except OSError as exc:
-            log.info("comparing %s with the snapshot in this process: %s", root, exc)
+        self._child = Child("feedsvc.core.verify", [str(root), str(path)])
 
     def result(self) -> tuple[int, list[str]] | None:
         """Wait for it: (crc, files changed), or None if it could not say (the caller compares itself)."""
-        process, self._process = self._process, None
-        if process is None:
-            return None
-        try:
-            out, err = process.communicate(timeout=PATIENCE)
-            found = marshal.loads(out) if process.returncode == 0 else None  # noqa: S302 (our own child's output)
-            if _well_formed(found):
-                return found
-            log.warning("the comparison with the snapshot exited with %s %s", process.returncode, err[-500:])
-        except (subprocess.TimeoutExpired, EOFError, ValueError, TypeError) as exc:
-            log.warning("the comparison with the snapshot failed: %s", exc)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+        found, why = self._child.output(timeout=PATIENCE)
+        if _well_formed(found):
+            return found
+        log.warning("the comparison with the snapshot failed: %s", why or "it wrote something else")
         return None
 
     def cancel(self) -> None:
         """Not needed after all: stop the process."""
-        process, self._process = self._process, None
-        if process is not None:
-            process.kill()
-            process.communicate()
+        self._child.cancel()
 
 
-def _well_formed(found: object) -> bool:
+def _well_formed(found: object) -> TypeGuard[tuple[int, list[str]]]:
     if type(found) is not tuple or len(found) != 2:
         return False
     crc, changed = found
     return type(crc) is int and type(changed) is list and all(type(source) is str for source in changed)
-
-
-def _package_parent() -> str:
-    """The folder holding this package: first on the child's path, so it runs this very code."""
-    return str(Path(__file__).resolve().parent.parent.parent)
-
-
-def _path() -> str:
-    return os.environ.get("PYTHONPATH", "")
 
 
 def main(arguments: list[str]) -> int:
