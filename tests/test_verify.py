@@ -45,7 +45,7 @@ def test_the_check_finds_changed_new_and_deleted_files_against_the_snapshot_load
     assert found is not None
     crc, changed = found
     assert sorted(changed) == sorted([seed.name, "new.md", victim.name])
-    assert publisher._compare_with == (path, crc)  # the very snapshot the publisher serves
+    assert publisher._unchecked is not None and publisher._unchecked[1:] == (path, crc)  # the snapshot it serves
     assert sorted(publisher.catch_up()) == sorted(folder / name for name in changed)
 
 
@@ -74,7 +74,7 @@ def test_files_this_process_changed_after_the_start_are_compared_again(
     path = _saved(folder, tmp_path)
     publisher = Publisher(folder)
     assert publisher.load(path, verify=False) == "snapshot"
-    crc = publisher._compare_with[1]  # type: ignore[index]
+    crc = publisher._unchecked.crc  # type: ignore[union-attr]
     (folder / "api.md").write_text(front_matter(article(title="Written by the API")))
     publisher.refresh([folder / "api.md"])  # as an API write publishes it, before the comparison
     monkeypatch.setattr(verify.BackgroundCheck, "result", lambda self: (crc, []))

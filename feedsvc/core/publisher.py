@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from feedsvc.content.folder import (
     BackgroundScan,
@@ -74,10 +75,8 @@ class Publisher:
         self.listeners: list[Listener] = []
         self._clock = clock
         self._known: Lazy[MutableMapping[str, Signature]] = Lazy({})
-        # After a start from the snapshot, until catch_up: the digest of the image sizes it was filled
-        # from, and the snapshot (its path and the CRC that tells it from any other).
-        self._unchecked: str | None = None
-        self._compare_with: tuple[Path, int] | None = None
+        # After a start from the snapshot, until catch_up: what that start could not check.
+        self._unchecked: _Unchecked | None = None
         self._attempts: dict[str, int] = {}
         self._lock = threading.Lock()  # one update at a time; readers never wait
         # Image sizes and types found by the enclosure probe (live/probe.py), filled into
@@ -148,7 +147,7 @@ class Publisher:
             self._known = Lazy(dict(result.signatures))
             self.skipped = {s.source: s for s in result.skipped}
             self.index = Index.from_records(self._hold_all(result.articles))
-        self._unchecked = self._compare_with = None
+        self._unchecked = None
 
     def _start_from(
         self, saved: snapshot.Snapshot, snapshot_path: Path, verify: bool, check: BackgroundCheck | None
@@ -162,8 +161,7 @@ class Publisher:
             self.skipped = {s.source: s for s in saved.skipped}
             self.held = {article.source: article for article in saved.held}
             self.index = index
-        self._unchecked = saved.sizes
-        self._compare_with = (snapshot_path, saved.crc)
+        self._unchecked = _Unchecked(saved.sizes, snapshot_path, saved.crc)
         if not self._told_skipped:  # each broken file once per start, as a full load logs them
             for skipped in saved.skipped:
                 log.warning("skipped %s", skipped)
@@ -230,33 +228,26 @@ class Publisher:
         snapshot's signatures itself and sends back only the names that changed
         (core.verify); otherwise it sends every signature, compared here.
         """
-        digest, self._unchecked = self._unchecked, None
-        against, self._compare_with = self._compare_with, None
+        unchecked, self._unchecked = self._unchecked, None
         placing, self._placing = self._placing, None
         if placing is not None:
             placing.join()  # the snapshot a cold start serves from: compared with once in place
-        scan: BackgroundScan | None = None
-        if against is not None:
-            check = check or BackgroundCheck(self.root, against[0])  # in another process, while this one prepares
-        else:
+        if unchecked is None:
             if check is not None:
                 check.cancel()
-            scan = BackgroundScan(self.root)
-        if digest is not None:
-            remove_stale_temporaries(self.root)
-            self.index.prepare()
-            if digest != self.sizes.digest():
-                self.apply_sizes(dict.fromkeys(self.sizes.urls()))
-        if check is not None and against is not None:
-            found = check.result()
-            if found is not None and found[0] == against[1]:
-                with self._lock:  # and what this process changed since the start (API writes)
-                    touched = list(getattr(self._known.made, "touched", ()))
-                return [self.root / source for source in dict.fromkeys([*found[1], *touched])]
-            log.info("comparing %s with what was loaded in this process", self.root)
-            scan = BackgroundScan(self.root)
-        assert scan is not None
-        return self.changed_since_load(scan.result())
+            return self.changed_since_load(BackgroundScan(self.root).result())
+        check = check or BackgroundCheck(self.root, unchecked.path)  # in another process, while this one prepares
+        remove_stale_temporaries(self.root)
+        self.index.prepare()
+        if unchecked.sizes != self.sizes.digest():
+            self.apply_sizes(dict.fromkeys(self.sizes.urls()))
+        found = check.result()
+        if found is not None and found[0] == unchecked.crc:
+            with self._lock:  # and what this process changed since the start (API writes)
+                touched = list(getattr(self._known.made, "touched", ()))
+            return [self.root / source for source in dict.fromkeys([*found[1], *touched])]
+        log.info("comparing %s with what was loaded in this process", self.root)
+        return self.changed_since_load(BackgroundScan(self.root).result())
 
     def save_snapshot(self, path: Path, adopt: bool = False, durable: bool = True) -> bool:
         """Write what is loaded now, for the next start (see feedsvc.core.snapshot).
@@ -506,6 +497,15 @@ class Publisher:
 
     def _source(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
+
+
+class _Unchecked(NamedTuple):
+    """What a start from the snapshot leaves to the first catch_up: the digest of the image
+    sizes its articles were filled from, and the snapshot (its path and CRC)."""
+
+    sizes: str
+    path: Path
+    crc: int
 
 
 def _copy(signatures: MutableMapping[str, Signature]) -> Mapping[str, Signature]:
