@@ -71,10 +71,7 @@ def main(arguments: list[str]) -> int:
     publisher.read_folder(workers)  # the server clears stale temporaries (Publisher.catch_up)
     loaded = time.perf_counter()
     target = staging or snapshot_path
-    before = _version(target)
-    publisher.save_snapshot(target, durable=staging is None)  # logs why, if it cannot
-    written = _version(target)
-    if written is None or written == before:
+    if not publisher.save_snapshot(target, durable=staging is None):  # it logs why
         return 1
     log.info(
         "read %d files in %.1f s; wrote the snapshot (%d MB) in %.1f s",
@@ -84,14 +81,6 @@ def main(arguments: list[str]) -> int:
         time.perf_counter() - loaded,
     )
     return 0
-
-
-def _version(path: Path) -> tuple[int, int] | None:
-    try:
-        status = path.stat()
-    except OSError:
-        return None
-    return (status.st_ino, status.st_mtime_ns)
 
 
 if __name__ == "__main__":
