@@ -8,6 +8,9 @@ Per size: a cold start to ready, a warm restart from the snapshot to the first
 every feed once (less the response cache, per article beyond the smallest
 size), and the first request of an uncached 50-item feed. Each figure is per
 article, so that growth shows as a number that rises with the size.
+
+Every server runs as shipped: log level info, and the access log on, written
+to a file in the work folder as a deployment's standard output would be.
 """
 
 from __future__ import annotations
@@ -62,13 +65,19 @@ def all_rss(base: str) -> bytes:
     return httpx.get(f"{base}/feeds/all.rss", timeout=60).content.replace(base.encode(), b"http://server")
 
 
+# What bench.peers turns off for the rows measured against bare peers, back to the defaults:
+# logging at info, the access log on (to a file), watching on, and a snapshot, which a cold start
+# writes in the background and then serves its articles from.
+AS_SHIPPED = {"log_level": "info", "access_log": "on", "watch": "auto"}
+
+
 def measure(folder: Path, size: int, work: Path) -> Figures:
     warm_page_cache(folder)
     snapshot = work / f"snapshot-{folder.name}"
     snapshot.unlink(missing_ok=True)
-    # The defaults: watching on (bench.peers turns it off), and a snapshot, which a cold start
-    # writes in the background and then serves its articles from.
-    with feedsvc(folder, watch="auto", snapshot=str(snapshot)) as (base, process, cold):
+    log = work / f"access-{folder.name}.log"
+    log.unlink(missing_ok=True)
+    with feedsvc(folder, log, snapshot=str(snapshot), **AS_SHIPPED) as (base, process, cold):
         reference = all_rss(base)
         deadline = time.monotonic() + SNAPSHOT_PATIENCE
         while not health(base)["records"]["mapped"]:
@@ -84,13 +93,13 @@ def measure(folder: Path, size: int, work: Path) -> Figures:
     warm, verified = [], []
     for _ in range(WARM_RUNS if size < LARGE else WARM_RUNS_LARGE):
         started = time.perf_counter()
-        with feedsvc(folder, snapshot=str(snapshot), watch="auto") as (base, process, ready):
+        with feedsvc(folder, log, snapshot=str(snapshot), **AS_SHIPPED) as (base, process, ready):
             if all_rss(base) != reference:
                 raise RuntimeError(f"{size}: the warm start's /feeds/all.rss differs from the cold start's")
             warm.append(ready)
             verified.append(until_ready(base, started))
         # The last run again, to measure memory after a restart too.
-    with feedsvc(folder, snapshot=str(snapshot), watch="auto") as (base, process, _):
+    with feedsvc(folder, log, snapshot=str(snapshot), **AS_SHIPPED) as (base, process, _):
         serve_every_feed(base)
         warm_rss = rss_kib(process.pid) * 1024
         warm_cache = cached_bytes(base)
