@@ -36,6 +36,7 @@ from feedsvc.render import FORMATS
 from feedsvc.render.urls import Urls
 from feedsvc.settings import Settings, summary
 from feedsvc.web.accesslog import AccessLog, RequestLog
+from feedsvc.web.budget import WorkBudget
 from feedsvc.web.fastpath import FastFeeds
 from feedsvc.web.metrics import ROUTES as OPS_ROUTES
 from feedsvc.web.metrics import Metrics
@@ -157,6 +158,7 @@ def create_app(
     app.router.redirect_slashes = False  # http_error redirects, to the base URL
     app.state.service = service
     app.state.auth_throttle = AuthThrottle()  # failed API authentications per address
+    app.state.work_budget = WorkBudget()  # server time for filtered feeds and searches, per address
     app.state.metrics = metrics
     # The access log and request counts wrap everything else: one record per request, whoever answers it.
     return FeedApp(app, service, [Middleware(RequestLog, access), *middleware])

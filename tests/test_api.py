@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from feedsvc.api.documents import DATE_TIME, HTTP_URL, VISIBLE_TEXT, check_fields
-from feedsvc.api.throttle import AuthThrottle, client_key
+from feedsvc.api.throttle import AuthThrottle
 from feedsvc.content.parse import InvalidArticle, article_from_mapping
+from feedsvc.web.budget import client_key
 
 from .conftest import Server, article, call_asgi, front_matter
 

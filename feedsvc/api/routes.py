@@ -37,12 +37,13 @@ from feedsvc.api.documents import (
 )
 from feedsvc.api.mount import PATHS
 from feedsvc.api.openapi import openapi_document
-from feedsvc.api.throttle import AuthThrottle, client_key
+from feedsvc.api.throttle import AuthThrottle
 from feedsvc.content.model import Article
 from feedsvc.content.parse import InvalidArticle
 from feedsvc.core.storage import atomic_delete, atomic_write
 from feedsvc.live.refresh import publish
 from feedsvc.text import slugify
+from feedsvc.web.budget import client_key
 from feedsvc.web.routes import base_url, parse_limit
 from feedsvc.web.service import FeedService
 

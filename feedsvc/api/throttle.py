@@ -10,7 +10,6 @@ and other addresses are not either.
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import time
 from collections.abc import Callable
@@ -22,22 +21,6 @@ WINDOW = 60.0
 # Enough for every client of a real deployment; a flood of addresses only
 # evicts the oldest entries instead of growing memory (~25 MB at most).
 MAX_CLIENTS = 65_536
-
-
-def client_key(host: str | None) -> str:
-    """The unit a limit applies to: an IPv4 address, or an IPv6 /64 (what one
-    subscriber is usually given, so hopping inside it gains nothing)."""
-    if not host:
-        return ""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return host
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:  # ::ffff:192.0.2.1 is an IPv4 client on a dual-stack socket
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return str(address)
 
 
 class AuthThrottle:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Awaitable, Callable, Hashable
+from typing import TypeVar
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -19,6 +21,7 @@ from feedsvc.render.spec import COVER
 from feedsvc.render.stylesheet import STYLESHEET, STYLESHEET_TYPE
 from feedsvc.render.urls import Urls
 from feedsvc.text import slugify
+from feedsvc.web.budget import WorkBudget, client_key
 from feedsvc.web.cache import Rendered
 from feedsvc.web.hosts import ANY, host_allowed, host_name
 from feedsvc.web.query import canonical_union, parse_feed_query, parse_limit, parse_union
@@ -27,6 +30,8 @@ from feedsvc.web.security import security_headers
 from feedsvc.web.service import HOME, HTML, OPML, FeedService, PastTheEnd
 
 __all__ = ["ROUTES", "base_url", "parse_limit", "respond"]
+
+T = TypeVar("T")
 
 # A Host header is echoed into every absolute URL; refuse anything that is not host[:port].
 _HOST = re.compile(
@@ -121,7 +126,7 @@ def serve_query(request: Request, service: FeedService, query: FeedQuery, fmt: F
     if topic and service.index.info(FeedRef(FeedKind.TOPIC, topic)) is None:
         raise HTTPException(404, f"topic: no topic {topic[:100]!r}: every topic is listed at /feeds.opml and on /")
     try:
-        rendered = service.feed_query(query, fmt, base)
+        rendered = budgeted(request, lambda: service.feed_query(query, fmt, base))
     except PastTheEnd:
         raise HTTPException(
             404, "page: past the end of this feed, there are no older items; start again from its first page"
@@ -130,6 +135,21 @@ def serve_query(request: Request, service: FeedService, query: FeedQuery, fmt: F
         raise HTTPException(404, "no such feed: every feed is listed at /feeds.opml and on /")
     service.remember_query(route_key(request.scope, service), query, fmt, base)
     return respond(request, rendered)
+
+
+def budgeted(request: Request, work: Callable[[], T]) -> T:
+    """``work`` (a filtered feed or a search), if the client and the server have the time
+    for it (web/budget.py), charged with the time it took; else 429 or 503 saying when to retry."""
+    budget: WorkBudget = request.app.state.work_budget
+    client = client_key(request.client.host if request.client else None)
+    refusal = budget.refusal(client)
+    if refusal is not None:
+        raise HTTPException(refusal.status, refusal.reason, headers={"Retry-After": str(refusal.retry_after)})
+    started = time.perf_counter()
+    try:
+        return work()
+    finally:
+        budget.charge(client, time.perf_counter() - started)
 
 
 def serve_union(request: Request, key: str) -> Response:
@@ -203,7 +223,7 @@ async def home(request: Request) -> Response:
     formats = list(FORMATS.values())
     if normal_query(query):
         # Not remembered for the fast path either: made-up queries must not crowd out the feeds.
-        return respond(request, service.search(query, formats, base))
+        return respond(request, budgeted(request, lambda: service.search(query, formats, base)))
     slot, rendered = service.page(HOME, formats, base)
     service.remember_page(route_key(request.scope, service), slot)
     return respond(request, rendered)
