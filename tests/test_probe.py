@@ -588,7 +588,7 @@ def test_the_client_is_made_when_a_pass_first_has_an_image_to_ask_about(
 
 
 def test_the_book_round_trips_and_refuses_what_it_cannot_trust(tmp_path: Path) -> None:
-    path = tmp_path / "x.snapshot.sizes.json"
+    path = sizes.sizes_path(tmp_path / "x.snapshot")
     book = SizeBook()
     assert book.record("https://e.org/a.jpg", 10, "image/png", 100.0)
     assert not book.record("https://e.org/a.jpg", 10, "image/png", 200.0)  # same answer: nothing to publish
@@ -601,17 +601,22 @@ def test_the_book_round_trips_and_refuses_what_it_cannot_trust(tmp_path: Path) -
     assert len(SizeBook.load(path)) == 2
     path.chmod(0o666)  # others could write it
     assert len(SizeBook.load(path)) == 0
-    path.chmod(0o600)
-    path.write_text(
+    path.unlink()  # an earlier version's JSON, read (row by row) while there is no new file
+    legacy = sizes.legacy_path(path)
+    legacy.write_text(
         '{"format": 1, "entries": [["https://e.org/a.jpg", 10, "image/png", 1, 0, ""],'
         ' ["file:///etc/passwd", 10, "image/png", 1, 0, ""], ["https://e.org/c", -1, "image/png", 1, 0, ""],'
         ' ["https://e.org/d", 10, "text/html", 1, 0, ""], ["https://e.org/e", 10, "", 1, 0, ""]]}'
     )
+    legacy.chmod(0o600)
     assert [url for url in ("https://e.org/a.jpg", "file:///etc/passwd") if SizeBook.load(path).get(url)] == [
         "https://e.org/a.jpg"
     ]
     assert len(SizeBook.load(path)) == 1
-    path.write_text("not json")
+    legacy.write_text("not json")
+    assert len(SizeBook.load(path)) == 0
+    path.write_bytes(b"not a book")
+    path.chmod(0o600)
     assert len(SizeBook.load(path)) == 0
 
 

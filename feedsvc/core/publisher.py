@@ -240,7 +240,7 @@ class Publisher:
         remove_stale_temporaries(self.root)
         self.index.prepare()
         if unchecked.sizes != self.sizes.digest():
-            self.apply_sizes(dict.fromkeys(self.sizes.urls()))
+            self.apply_sizes(None)
         found = check.result()
         if found is not None and found[0] == unchecked.crc:
             with self._lock:  # and what this process changed since the start (API writes)
@@ -341,14 +341,15 @@ class Publisher:
         self.held.pop(article.source, None)
         return article
 
-    def apply_sizes(self, before: dict[str, Entry | None]) -> IndexDiff | None:
+    def apply_sizes(self, before: dict[str, Entry | None] | None) -> IndexDiff | None:
         """Publish what the probe found for these image URLs (``self.sizes`` already
-        holds it; ``before``: what it held for each before): one new index snapshot
-        for the whole batch, as :meth:`refresh` makes for changed files."""
-        previous = {url: entry for url, entry in before.items() if entry is not None}
+        holds it; ``before``: what it held for each before; None: every URL with a known
+        size, which the book does not keep as text): one new index snapshot for the
+        whole batch, as :meth:`refresh` makes for changed files."""
+        previous = {url: entry for url, entry in (before or {}).items() if entry is not None}
         # Finding the articles reads every record's head: not while holding up edits. Anything
         # indexed after this look was filled from the book when it was indexed (_hold).
-        holding = list(self.index.holding(before))
+        holding = list(self.index.holding(self.sizes.sized() if before is None else before))
         with self._lock:
             changes: dict[str, Article | None] = {}
             for source in holding:
