@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 
 import feedsvc as feedsvc_package
-from bench import build, capacity, hugo, observe
+from bench import build, capacity, hugo, observe, sizebook
 from bench.clients import corpus, first_requests, percentile, serve_every_feed, warm_page_cache
 from bench.peers import bare_starlette, feedsvc, nginx, rss_kib, wrk
 from bench.update import edit_costs, visible_latencies
@@ -189,10 +189,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5, help="duration of each wrk run")
     parser.add_argument(
         "--only",
-        choices=["logging", "capacity", "build"],
+        choices=["logging", "capacity", "build", "sizebook"],
         help="just these rows: logging = hit and 304 vs nginx, access logs on and off; "
         "capacity = cold, warm, memory and first request per article at each size (bench/capacity.py); "
-        "build = time and peak memory of feedsvc build at each size (bench/build.py)",
+        "build = time and peak memory of feedsvc build at each size (bench/build.py); "
+        "sizebook = the image sizes book at a million URLs, old design vs new (bench/sizebook.py)",
     )
     parser.add_argument("--rounds", type=int, default=3, help="side-by-side rounds of the logging rows")
     args = parser.parse_args()
@@ -201,6 +202,9 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     if args.only == "capacity":
         capacity.run(sizes, args.work)
+        return
+    if args.only == "sizebook":
+        sizebook.main(["--work", str(args.work)])
         return
     if args.only == "build":
         build.run(sizes, args.work, output_folder(args.work, "build-at-scale"))

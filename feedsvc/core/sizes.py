@@ -48,7 +48,7 @@ import threading
 import zlib
 from array import array
 from bisect import bisect_left
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from hashlib import blake2b
 from itertools import islice
 from pathlib import Path
@@ -109,9 +109,13 @@ def next_check(entry: Entry) -> float:
     """When to ask about this URL again: a week after a success; after a
     failure, 15 minutes doubling with each failure in a row, at most a week,
     so a dead host is not hammered."""
-    if entry.failures == 0:
-        return entry.checked + RECHECK_SECONDS
-    return entry.checked + min(BACKOFF_START * (1 << min(entry.failures - 1, 30)), BACKOFF_MAX)
+    return _next_check(entry.checked, entry.failures)
+
+
+def _next_check(checked: float, failures: int) -> float:
+    if failures == 0:
+        return checked + RECHECK_SECONDS
+    return checked + min(BACKOFF_START * (1 << min(failures - 1, 30)), BACKOFF_MAX)
 
 
 def sizes_path(snapshot_path: Path) -> Path:
@@ -262,24 +266,38 @@ class SizeBook:
         the order given: never asked (unless the front matter gave both size
         and type), or whose next check has come."""
         urls: dict[str, None] = {}
-        for image in images:
-            if image.url in urls:
-                continue
-            entry = self.get(image.url)
-            if entry is None:
-                if image.length is not None and image.type:
-                    continue  # the front matter said it all
-            elif next_check(entry) > now:
-                continue
-            urls[image.url] = None
-            if len(urls) >= limit:
-                break
+        for chunk in _chunks(images):
+            for image, when in zip(chunk, self._next_checks(chunk), strict=True):
+                if image.url in urls:
+                    continue
+                if when is None:
+                    if image.length is not None and image.type:
+                        continue  # the front matter said it all
+                elif when > now:
+                    continue
+                urls[image.url] = None
+                if len(urls) >= limit:
+                    return list(urls)
         return list(urls)
 
     def next_due(self, images: Iterable[Image]) -> float | None:
         """The earliest next check among these images' known URLs."""
-        times = [next_check(entry) for image in images if (entry := self.get(image.url)) is not None]
+        times = (when for chunk in _chunks(images) for when in self._next_checks(chunk) if when is not None)
         return min(times, default=None)
+
+    def _next_checks(self, images: list[Image]) -> list[float | None]:
+        """When each image's URL is next to be asked about, if it was ever asked: read
+        for a whole pass's images, a chunk at a time (the lock for a chunk, no Entry made)."""
+        keys = [url_key(image.url) for image in images]
+        found: list[float | None] = []
+        with self._lock:
+            shards = self._shards
+            for key in keys:
+                shard = shards[key >> _SHIFT]
+                at = bisect_left(shard.keys, key)
+                hit = at < len(shard.keys) and shard.keys[at] == key
+                found.append(_next_check(shard.checked[at], shard.failures[at]) if hit else None)
+        return found
 
     def fill(self, article: Article, before: Mapping[str, Entry] | None = None) -> Article:
         """``article`` with every known size and type filled into its images (the same object if none)."""
@@ -537,6 +555,12 @@ class SizeBook:
             self._count,
             path,
         )
+
+
+def _chunks(images: Iterable[Image], size: int = 256) -> Iterator[list[Image]]:
+    iterator = iter(images)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
 
 
 def _read_private(path: Path, limit: int) -> bytes | None:
