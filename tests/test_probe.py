@@ -26,6 +26,7 @@ from feedsvc.app import create_app
 from feedsvc.content.model import Image
 from feedsvc.content.parse import MAX_IMAGE_BYTES, InvalidArticle, article_from_mapping
 from feedsvc.core import sizes
+from feedsvc.core.index import Index
 from feedsvc.core.publisher import Publisher
 from feedsvc.core.sizes import Entry, SizeBook, fill_image, next_check
 from feedsvc.live import probe, vetted
@@ -437,6 +438,46 @@ def test_results_arrive_in_batches_not_one_revision_per_image(images: ImageServe
     assert run_pass(Prober(publisher, "all")) == 30
     assert sorted(a.images[0].length for a in publisher.index.articles) == list(range(100, 130))  # type: ignore[type-var]
     assert 1 <= len(revisions) < 30
+
+
+def test_a_pass_reads_a_slice_of_the_archive_and_a_sweep_covers_all_of_it(
+    images: ImageServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pass looks at the newest FRONT articles and the sweep's next SWEEP (a million heads is
+    ~4 s of CPU); once the sweep has been through every article, it waits for the earliest recheck."""
+    monkeypatch.setattr(probe, "FRONT", 2)
+    monkeypatch.setattr(probe, "SWEEP", 4)
+    folder = tmp_path / "content"
+    folder.mkdir()
+    for i in range(10):  # a0 is the oldest: the order is newest first
+        published = f"2024-01-{10 + i}T00:00:00Z"
+        write_article(folder, f"a{i}", [f"{images.url}/img/{100 + i}.jpg"], publishedDateTime=published)
+    publisher = Publisher(folder)
+    publisher.load()
+    clock = [1_000_000.0]
+    prober = Prober(publisher, "all", clock=lambda: clock[0])
+    read = []
+    real_images = Index.images
+
+    def counted(index: Index, start: int = 0, stop: int | None = None) -> Any:
+        read.append((start, stop))
+        return real_images(index, start, stop)
+
+    monkeypatch.setattr(Index, "images", counted)  # each batch of sizes found publishes a new index
+    assert run_pass(prober) == 4  # the newest 4: a9..a6
+    assert read == [(0, 0), (0, 4)]  # nothing before the sweep's slice, then the slice
+    assert prober._after_pass() == probe.SWEEP_PAUSE  # articles left: go on soon
+    read.clear()
+    assert run_pass(prober) == 4  # a5..a2
+    assert read == [(0, 2), (4, 8)]  # the newest 2 again (new articles come first), then the next slice
+    assert prober._after_pass() == probe.SWEEP_PAUSE
+    assert run_pass(prober) == 2  # a1, a0: the end of the archive
+    wait = prober._after_pass()
+    assert wait == probe.IDLE_SECONDS  # every size known: rechecked in a week, looked at again in an hour
+    lengths = sorted(a.images[0].length for a in publisher.index.articles)  # type: ignore[type-var]
+    assert lengths == list(range(100, 110))
+    assert run_pass(prober) == 0  # a new sweep, from the newest: nothing due
+    assert images.requests and len(images.requests) == 10  # each image asked once
 
 
 # --- The service, end to end --------------------------------------------------------------

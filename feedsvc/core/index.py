@@ -381,11 +381,16 @@ class Index:
         found = [info for ref, info in self._info.items() if ref.kind is kind]
         return sorted(found, key=lambda info: (info.name.lower(), info.ref.key))
 
-    def images(self) -> Iterator[Image]:
-        """Every image of the published articles, newest article first (reads only the records' heads)."""
+    def images(self, start: int = 0, stop: int | None = None) -> Iterator[Image]:
+        """Every image of the published articles, newest article first (reads only the records' heads);
+        of the ``start``-th to the ``stop``-th article only, when given."""
         head = self._store.head
-        for number in self._members[ALL]:
+        for number in self._members[ALL][start:stop]:
             yield from head(number).images
+
+    def published_count(self) -> int:
+        """How many articles are published (the length of the order ``images`` follows)."""
+        return len(self._members[ALL])
 
     def listing(
         self, topic: str | None = None, provider: str | None = None, published: bool | None = None

@@ -34,8 +34,8 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
@@ -64,6 +64,14 @@ PASS_PAUSE = 60.0  # ...and the pause before the next when a pass used all of it
 START_SECONDS = 5.0  # the first pass waits this long after start-up: readers first
 WAKE_SECONDS = 1.0  # after a content change, gather more changes before looking
 IDLE_SECONDS = 3600.0  # look for rechecks that came due at least this often
+# A pass looks at the images of the newest FRONT articles (new articles are probed first), then
+# at SWEEP more from where the last pass left off: reading a million records' heads is ~4 s of
+# CPU holding the GIL, too much to do after every change. A sweep of the whole archive goes on
+# a slice a pass, SWEEP_PAUSE apart (~80 ms a slice at a million articles), and once it has
+# looked at every article, the next starts when the earliest recheck it saw comes due.
+FRONT = 1_000
+SWEEP = 20_000
+SWEEP_PAUSE = 5.0
 BATCH_SECONDS = 2.0  # results are published together, at most one index revision per batch
 USER_AGENT = f"feedsvc/{__version__} (enclosure size check)"
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -203,6 +211,7 @@ class Prober:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: dict[str, Entry | None] = {}  # changed since the last batch: what each was before
+        self._sweep = _Sweep()
         self.probes = 0  # requests made, for tests and the log
         self.results = {"found": 0, "failed": 0}  # URLs whose size and type were found, or not (/metrics)
 
@@ -232,7 +241,7 @@ class Prober:
                 except Exception:  # a bug must not end the probe for the life of the process
                     log.exception("enclosure probe: the pass failed")
                     asked = PASS_BUDGET
-                delay = PASS_PAUSE if asked >= PASS_BUDGET else await asyncio.to_thread(self._idle_seconds)
+                delay = PASS_PAUSE if asked >= PASS_BUDGET else await asyncio.to_thread(self._after_pass)
                 woken = asyncio.create_task(self._wake.wait())
                 if await _wait(stop, delay, woken):
                     break
@@ -271,21 +280,40 @@ class Prober:
             user_agent=USER_AGENT,
         )
 
-    def _idle_seconds(self) -> float:
-        next_due = self.book.next_due(self._images())
-        if next_due is None:
+    def _after_pass(self) -> float:
+        """Seconds until the next pass, after one that asked about fewer than PASS_BUDGET URLs,
+        so that every image it looked at was looked at: the sweep moves on past them. While
+        it has articles left, SWEEP_PAUSE; once it has been through them all, until the
+        earliest recheck it saw (at most IDLE_SECONDS), and the next sweep starts over."""
+        sweep = self._sweep
+        sweep.soonest = _earliest(sweep.soonest, self.book.next_due(sweep.looked_at))
+        sweep.looked_at = []
+        if not sweep.ended:
+            sweep.start = sweep.stop
+            return SWEEP_PAUSE
+        soonest, self._sweep = sweep.soonest, _Sweep()
+        if soonest is None:
             return IDLE_SECONDS
-        return min(IDLE_SECONDS, max(1.0, next_due - self._clock()))
+        return min(IDLE_SECONDS, max(1.0, soonest - self._clock()))
 
-    def _images(self) -> Iterator[Image]:
-        """Every image of the published articles, newest article first, read from the records' heads
-        as they are asked for: O(articles) at worst, so callers run it off the event loop."""
-        return self.publisher.index.images()
+    def _images(self) -> list[Image]:
+        """The images this pass looks at: those of the newest FRONT articles, then of the
+        sweep's next SWEEP, read from the records' heads (so callers run it off the event loop)."""
+        index, sweep = self.publisher.index, self._sweep
+        count = index.published_count()
+        sweep.stop = min(sweep.start + SWEEP, count)
+        sweep.ended = sweep.stop >= count
+        front = list(index.images(0, min(FRONT, sweep.start)))  # the sweep's slice may hold them too
+        sweep.looked_at = list(index.images(sweep.start, sweep.stop))
+        return front + sweep.looked_at
+
+    def _due(self) -> list[str]:
+        return self.book.due(self._images(), self._clock(), PASS_BUDGET)
 
     async def probe_pass(self, client: httpx.AsyncClient | None = None) -> int:
-        """Ask about every URL that is due (at most PASS_BUDGET) with ``client`` (by default
-        the run's own, made now if need be); return how many."""
-        urls = await asyncio.to_thread(self.book.due, self._images(), self._clock(), PASS_BUDGET)
+        """Ask about the URLs of this pass's images that are due (at most PASS_BUDGET) with
+        ``client`` (by default the run's own, made now if need be); return how many."""
+        urls = await asyncio.to_thread(self._due)
         if not urls:
             return 0
         if client is None:
@@ -361,6 +389,23 @@ class Prober:
         path = self.publisher.sizes_path
         if path is not None and self.book.changed:
             self.book.save(path)
+
+
+@dataclass(slots=True)
+class _Sweep:
+    """How far a sweep of the archive's images has gone: articles ``start`` to ``stop`` (newest
+    first) are this pass's, ``ended`` if they reach the last; ``soonest``: the earliest recheck
+    seen so far."""
+
+    start: int = 0
+    stop: int = 0
+    ended: bool = False
+    soonest: float | None = None
+    looked_at: list[Image] = field(default_factory=list)
+
+
+def _earliest(first: float | None, second: float | None) -> float | None:
+    return second if first is None else first if second is None else min(first, second)
 
 
 async def _wait(stop: asyncio.Event, seconds: float | None, other: asyncio.Task[Any] | None = None) -> bool:
