@@ -69,20 +69,28 @@ def test_nothing_is_forgotten_below_the_cap_and_then_the_oldest_answer_of_its_sh
 
 
 def test_an_entry_costs_a_few_dozen_bytes() -> None:
-    """Measured: a URL's row is ~27 bytes in arrays; a dict of URL text and objects was ~290."""
-    book = SizeBook()
+    """Measured: a URL's row is ~27 bytes in arrays; a dict of URL text and objects was ~280."""
+    book = _book(1_000)  # the tables and interned strings made first, not counted
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
-        for number in range(20_000):
+        for number in range(1_000, 51_000):
             if number % 2:
                 book.record(_url(number), None, "", 1.0, "unreachable: cannot resolve img7.example.com")
             else:
                 book.record(_url(number), 100 + number, "image/jpeg", 1.0)
-        per_entry = (tracemalloc.get_traced_memory()[0] - before) / 20_000
+        per_entry = (tracemalloc.get_traced_memory()[0] - before) / 50_000
     finally:
         tracemalloc.stop()
     assert per_entry < 40, per_entry
+
+
+def test_only_an_image_size_and_type_are_recorded() -> None:
+    book = SizeBook()
+    for length, media_type in ((10, ""), (10, "text/html"), (0, "image/png"), (10**9, "image/png")):
+        with pytest.raises(ValueError, match="not an image's size and type"):
+            book.record(A, length, media_type, 1.0)
+    assert len(book) == 0
 
 
 def test_reasons_are_kept_once_each_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -214,6 +222,7 @@ def test_a_damaged_or_truncated_file_is_refused_with_a_log_line(
         "cut to its header": data[:30],
         "empty": b"",
         "foreign": b"\x89PNG\r\n\x1a\n" + data[8:],
+        "of another byte order": _with_crc(data[:8] + data[8:12][::-1] + data[12:-4]),
     }
     for name, damaged in cases.items():
         path.write_bytes(damaged)
@@ -243,6 +252,10 @@ def test_a_file_others_could_write_or_that_is_not_ours_is_refused(
     assert "not private to this user" in caplog.text
 
 
+def _with_crc(body: bytes) -> bytes:
+    return body + sizes._CRC.pack(zlib.crc32(body))
+
+
 def _forged(data: bytes, column: str, row: int, change: Callable[[Any], float]) -> bytes:
     """``data`` (a saved book) with one value changed, and a good checksum."""
     header = sizes._HEADER.unpack_from(data)
@@ -254,8 +267,7 @@ def _forged(data: bytes, column: str, row: int, change: Callable[[Any], float]) 
             forged = bytearray(data)
             (old,) = struct.unpack_from(f"={code}", forged, offset + row * size)
             struct.pack_into(f"={code}", forged, offset + row * size, change(old))
-            body = bytes(forged[: -sizes._CRC.size])
-            return body + sizes._CRC.pack(zlib.crc32(body))
+            return _with_crc(bytes(forged[: -sizes._CRC.size]))
         offset += count * size
     raise AssertionError(column)
 
@@ -310,3 +322,18 @@ def test_an_earlier_versions_json_is_read_once_and_replaced(tmp_path: Path, capl
     assert path.exists() and not legacy.exists()
     again = SizeBook.load(path)
     assert (again.get(A), again.get(B), again.digest()) == (book.get(A), book.get(B), book.digest())
+
+
+def test_a_start_clears_what_a_crash_left_of_a_write_of_the_book(tmp_path: Path) -> None:
+    from feedsvc.core.storage import STALE_SECONDS, temporary_for
+
+    folder, state = tmp_path / "content", tmp_path / "state"
+    folder.mkdir()
+    state.mkdir()
+    snapshot = state / "s.snapshot"
+    left, young = temporary_for(sizes.sizes_path(snapshot)), temporary_for(sizes.sizes_path(snapshot))
+    for path in (left, young):
+        path.write_bytes(b"half a book")
+    os.utime(left, (1.0, os.stat(left).st_mtime - STALE_SECONDS - 5))
+    Publisher(folder).load(snapshot)
+    assert not left.exists() and young.exists()  # a write in progress is left alone

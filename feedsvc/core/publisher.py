@@ -114,8 +114,10 @@ class Publisher:
         if snapshot_path is not None:
             self.sizes_path = sizes_path(snapshot_path)
             self.sizes = SizeBook.load(self.sizes_path)
-            # Snapshots being written when a crash came (not those of a write in progress: too young).
-            remove_stale_temporaries(snapshot_path.parent, named=temporaries_of(snapshot_path))
+            # Snapshots (and image sizes) being written when a crash came (not those of a write in
+            # progress: too young).
+            for kept in (snapshot_path, self.sizes_path):
+                remove_stale_temporaries(snapshot_path.parent, named=temporaries_of(kept))
         usable = snapshot_path is not None and snapshot_path.exists()
         # Compare the folder with the snapshot (in another process) while this one reads it.
         check = BackgroundCheck(self.root, snapshot_path) if snapshot_path is not None and usable and verify else None

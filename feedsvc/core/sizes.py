@@ -81,8 +81,10 @@ _DIGEST_MASK = (1 << 128) - 1
 
 # The file: MAGIC, the header, SHARDS row counts, the tables (JSON), the columns, CRC-32.
 MAGIC = b"FSVCSIZ\x02"
-_HEADER = struct.Struct("<8sIIQQ16sI")  # magic, byte order mark, shards, rows, sized rows, digest sum, table bytes
-_BYTE_ORDER = 0x01020304  # written in this machine's order: a file from another order is refused
+# magic, byte order mark, shards, rows, sized rows, digest sum, table bytes: in this machine's
+# byte order, as the columns are (a file from a machine of another order is refused).
+_HEADER = struct.Struct("=8sIIQQ16sI")
+_BYTE_ORDER = 0x01020304
 _COUNTS = struct.Struct(f"={SHARDS}I")
 _CRC = struct.Struct("<I")
 # Each column's type code and its per-row size in bytes, in the file's order.
@@ -244,8 +246,8 @@ class SizeBook:
     def record(self, url: str, length: int | None, media_type: str, now: float, reason: str = "") -> bool:
         """Record one answer (a size and type) or failure (no length); return
         whether the size or type the feeds show changed."""
-        if length is not None and not is_image_size(length):
-            raise ValueError(f"not an image size: {length}")
+        if length is not None and not (is_image_size(length) and self._is_image_type(media_type)):
+            raise ValueError(f"not an image's size and type: {length}, {media_type[:50]!r}")
         reason = reason[:MAX_REASON_CHARS]  # kept and logged: a server's words, bounded
         key = url_key(url)
         with self._lock:
@@ -260,6 +262,10 @@ class SizeBook:
             self.changed = True
         shown = (old.length, old.type) if old is not None else (None, "")
         return shown != (entry.length, entry.type)
+
+    def _is_image_type(self, media_type: str) -> bool:
+        """Whether this is an image's media type, normalised (one kept already is not checked again)."""
+        return (media_type != "" and media_type in self._type_codes) or image_media_type(media_type) == media_type
 
     def due(self, images: Iterable[Image], now: float, limit: int) -> list[str]:
         """The URLs among these images to ask about now, at most ``limit``, in
