@@ -25,7 +25,7 @@ from feedsvc.core.sizes import Entry, SizeBook, next_check
 
 from .conftest import article, front_matter
 
-A, B, C = "https://e.org/a.jpg", "https://e.org/b.jpg", "https://e.org/c.jpg"
+A, B, C, D = "https://e.org/a.jpg", "https://e.org/b.jpg", "https://e.org/c.jpg", "https://e.org/d.jpg"
 
 
 def _url(number: int) -> str:
@@ -145,15 +145,19 @@ def test_a_start_whose_snapshot_was_filled_from_another_book_fills_by_looking_up
     images = [{"url": A}, {"url": B}]
     (folder / "one.md").write_text(front_matter(article(title="one", images=images)))
     (folder / "two.md").write_text(front_matter(article(title="two", images=[{"url": C}])))
+    given = {"url": D, "size": 5, "type": "image/png"}
+    (folder / "three.md").write_text(front_matter(article(title="three", images=[given])))
     publisher = Publisher(folder)
     publisher.load()
     publisher.sizes.record(B, 1234, "image/gif", 1.0)
     publisher.sizes.record(C, None, "", 1.0, "answered 404")
+    publisher.sizes.record(D, 999, "image/jpeg", 1.0)  # the front matter said it all: it stays
     assert B in publisher.sizes.sized() and C not in publisher.sizes.sized() and A not in publisher.sizes.sized()
     diff = publisher.apply_sizes(None)
     assert diff is not None
     found = {image.url: (image.length, image.type) for a in publisher.index.articles for image in a.images}
-    assert found == {A: (None, ""), B: (1234, "image/gif"), C: (None, "")}
+    assert found == {A: (None, ""), B: (1234, "image/gif"), C: (None, ""), D: (5, "image/png")}
+    assert publisher.apply_sizes(None) is None  # nothing left to fill
 
 
 # --- The digest ----------------------------------------------------------------------------

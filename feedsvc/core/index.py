@@ -422,11 +422,13 @@ class Index:
         count = sum(map(len, streams))
         return count, map(store.article, merge(*streams, key=store.key))
 
-    def holding(self, urls: Container[str]) -> Iterator[str]:
-        """The file of every article, published or not, with an image at one of these URLs (reads every head)."""
+    def holding(self, urls: Container[str], unsized: bool = False) -> Iterator[str]:
+        """The file of every article, published or not, with an image at one of these URLs (reads every head);
+        with ``unsized``, only images whose size or type is missing count (the rest are not looked up)."""
         store = self._store
         for source, number in self._by_source.items():
-            if any(image.url in urls for image in store.head(number).images):
+            images = store.head(number).images
+            if any((not unsized or image.length is None or not image.type) and image.url in urls for image in images):
                 yield source
 
     def apply(self, changes: Mapping[str, Article | None]) -> tuple[Index, IndexDiff]:

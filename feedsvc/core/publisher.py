@@ -350,8 +350,12 @@ class Publisher:
         whole batch, as :meth:`refresh` makes for changed files."""
         previous = {url: entry for url, entry in (before or {}).items() if entry is not None}
         # Finding the articles reads every record's head: not while holding up edits. Anything
-        # indexed after this look was filled from the book when it was indexed (_hold).
-        holding = list(self.index.holding(self.sizes.sized() if before is None else before))
+        # indexed after this look was filled from the book when it was indexed (_hold). Without
+        # ``before`` only missing values are filled: complete images need no lookup.
+        if before is None:
+            holding = list(self.index.holding(self.sizes.sized(), unsized=True))
+        else:
+            holding = list(self.index.holding(before))
         with self._lock:
             changes: dict[str, Article | None] = {}
             for source in holding:

@@ -195,10 +195,7 @@ class _Sized(Container[str]):
         self._book = book
 
     def __contains__(self, url: object) -> bool:
-        if not isinstance(url, str):
-            return False
-        entry = self._book.get(url)
-        return entry is not None and entry.length is not None
+        return isinstance(url, str) and self._book._has_size(url_key(url))
 
 
 class SizeBook:
@@ -343,6 +340,12 @@ class SizeBook:
             shard.failures[at],
             self._reasons[shard.reasons[at]],
         )
+
+    def _has_size(self, key: int) -> bool:
+        with self._lock:
+            shard = self._shards[key >> _SHIFT]
+            at = bisect_left(shard.keys, key)
+            return at < len(shard.keys) and shard.keys[at] == key and shard.lengths[at] != 0
 
     def _put(self, key: int, entry: Entry) -> None:
         """Keep ``entry`` for ``key``, in place of what was there; at MAX_ENTRIES, a new key
