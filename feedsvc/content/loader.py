@@ -247,8 +247,9 @@ def _read_in_parallel(
     follows how fast each side goes (a worker starts ~0.1 s late: a new
     interpreter, then the imports). Each worker sends its results down a
     pipe of its own, from a thread, so it never waits for this process to
-    read them; this process reads them once its own part is done. A chunk a
-    worker took but never delivered (it died, or hung) is read here.
+    read them; this process reads what has come after each chunk of its own,
+    and the rest once its part is done. A chunk a worker took but never
+    delivered (it died, or hung) is read here.
     """
     import multiprocessing
     from multiprocessing.connection import wait
@@ -279,14 +280,10 @@ def _read_in_parallel(
         def tell() -> None:
             progress(sum(len(part) for part in done.values()), len(files))
 
-        while (number := _take(counter, len(chunks))) is not None:
-            done[number] = _read_chunk(chunks[number], convert)
-            tell()
-        while readers:
-            ready = wait(readers, timeout=WORKER_SILENCE)
-            if not ready:
-                log.warning("a loading worker sent nothing for %d s; reading its part here", WORKER_SILENCE)
-                break
+        def receive(timeout: float) -> bool:
+            """Take in a message from each worker that has one ready, waiting up to ``timeout``
+            for the first; False if none came."""
+            ready = wait(readers, timeout=timeout)
             for reader in [reader for reader in readers if reader in ready]:
                 try:
                     message = reader.recv()
@@ -298,7 +295,21 @@ def _read_in_parallel(
                 else:
                     number, loaded = message
                     done[number] = loaded if convert is not None else [_share(item) for item in loaded]
-                    tell()
+            return bool(ready)
+
+        while (number := _take(counter, len(chunks))) is not None:
+            done[number] = _read_chunk(chunks[number], convert)
+            # What the workers sent, as it comes: read only at the end, their results waited
+            # in their own memory (~650 MB in one worker at a million files), and progress
+            # counted this process's chunks alone.
+            while readers and receive(0):
+                pass
+            tell()
+        while readers:
+            if not receive(WORKER_SILENCE):
+                log.warning("a loading worker sent nothing for %d s; reading its part here", WORKER_SILENCE)
+                break
+            tell()
         return [item for number, chunk in enumerate(chunks) for item in done.get(number) or _read_chunk(chunk, convert)]
     finally:
         listing.close()  # and removed
