@@ -91,6 +91,10 @@ def test_only_an_image_size_and_type_are_recorded() -> None:
         with pytest.raises(ValueError, match="not an image's size and type"):
             book.record(A, length, media_type, 1.0)
     assert len(book) == 0
+    with pytest.raises(ValueError, match="not an image's media type"):
+        SizeBook({A: Entry(10, "text/html", 1.0)})
+    long = SizeBook({A: Entry(None, "", 1.0, 1, "x" * 500)})  # kept bounded, so that its file is read back
+    assert long.get(A).reason == "x" * sizes.MAX_REASON_CHARS  # type: ignore[union-attr]
 
 
 def test_reasons_are_kept_once_each_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -382,6 +382,8 @@ class SizeBook:
     def _code(self, media_type: str) -> int:
         code = self._type_codes.get(media_type)
         if code is None:
+            if image_media_type(media_type) != media_type:  # a file with it would be refused whole
+                raise ValueError(f"not an image's media type: {media_type[:50]!r}")
             if len(self._types) >= MAX_TYPES:
                 raise ValueError(f"more than {MAX_TYPES} media types")  # the probe finds a handful
             code = self._type_codes[media_type] = len(self._types)
@@ -389,6 +391,7 @@ class SizeBook:
         return code
 
     def _reason_code(self, reason: str) -> int:
+        reason = reason[:MAX_REASON_CHARS]  # a file with a longer one would be refused whole
         code = self._reason_codes.get(reason)
         if code is None:
             if len(self._reasons) >= MAX_REASONS - 1 and reason != TOO_MANY_REASONS:
