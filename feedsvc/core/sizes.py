@@ -304,7 +304,7 @@ class SizeBook:
 
     def fill(self, article: Article, before: Mapping[str, Entry] | None = None) -> Article:
         """``article`` with every known size and type filled into its images (the same object if none)."""
-        if not self._count or not article.images:
+        if not self._sized or not article.images:  # no size known: nothing to fill (a failure fills nothing)
             return article
         # On the start-up path for every article: most are already complete (from the snapshot)
         # and are answered without a lookup.
