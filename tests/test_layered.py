@@ -93,3 +93,42 @@ def test_signature_table_behaves_as_a_dict(steps: list[tuple[str, int | None]]):
             model[key] = value
         assert dict(table.items()) == model and len(table) == len(model)
         assert all((k in table) == (k in model) and table.get(k) == model.get(k) for k in "abcdefgxz")
+
+
+class Colliding(str):
+    """A file name whose hash every other one shares: lookups must compare the names."""
+
+    def __hash__(self) -> int:
+        return 7
+
+
+@given(
+    names=st.lists(st.text(min_size=1, max_size=6), unique=True, max_size=30),
+    cut=st.integers(0, 30),
+    asked=st.lists(st.text(min_size=1, max_size=6), max_size=10),
+    colliding=st.booleans(),
+)
+@settings(max_examples=200, deadline=None)
+def test_source_numbers_is_the_dict_of_its_first_names(names: list[str], cut: int, asked: list[str], colliding: bool):
+    from feedsvc.core.store import SourceNumbers
+
+    sources: list[str] = [Colliding(name) if colliding else name for name in names]
+    count = min(cut, len(sources))
+    numbers = SourceNumbers(sources, count)
+    sources.append("added.md")  # the store's list grows with later articles: not these
+    model = {name: number for number, name in enumerate(names[:count])}  # by the plain names
+    assert list(numbers.items()) == list(model.items()) and list(numbers) == list(model) and len(numbers) == count
+    assert list(numbers.values()) == list(model.values()) and list(numbers.keys()) == list(model)
+    for name in [*names, *asked, "added.md"]:
+        key = Colliding(name) if colliding else name
+        assert numbers.get(key) == model.get(name) and (key in numbers) == (name in model)
+    layered = Layered(lambda: numbers)  # the index's map of file names, as a start from the snapshot makes it
+    gone = [Colliding(name) if colliding else name for name in names[:2]]
+    changed = layered.updated({**dict.fromkeys(gone), "new.md": 99})
+    expected = {**model, "new.md": 99}
+    for name in names[:2]:
+        expected.pop(name, None)
+    assert sorted(map(str, changed)) == sorted(expected) and len(changed) == len(expected)
+    assert sorted((str(k), v) for k, v in changed.items()) == sorted(expected.items())
+    assert sorted(changed.values()) == sorted(expected.values())
+    assert [(str(k), v) for k, v in layered.items()] == list(model.items())  # the earlier map is as it was

@@ -142,9 +142,9 @@ class Parts:
 
     store: Store
     # Either map may be given as a function that makes it, on first use (see core.layered).
-    by_source: dict[str, int] | Callable[[], dict[str, int]]
+    by_source: Mapping[str, int] | Callable[[], Mapping[str, int]]
     # By url_key: the files of the published articles at each URL (a key may stand for two URLs).
-    by_url: dict[int, str | list[str]] | Callable[[], dict[int, str | list[str]]]
+    by_url: Mapping[int, str | list[str]] | Callable[[], Mapping[int, str | list[str]]]
     members: dict[FeedRef, array[int]]
     info: dict[FeedRef, FeedInfo]
     names: dict[FeedRef, Counter[str]]

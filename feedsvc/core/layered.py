@@ -14,8 +14,8 @@ snapshot does not build maps that serving feeds never reads.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from typing import Generic, TypeVar, cast
+from collections.abc import Callable, ItemsView, Iterator, Mapping, ValuesView
+from typing import Any, Generic, TypeVar, cast
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -61,8 +61,10 @@ class Layered(Mapping[K, V], Generic[K, V]):
 
     __slots__ = ("_base", "_grown", "_layer")
 
-    def __init__(self, base: dict[K, V] | Callable[[], dict[K, V]] | None = None) -> None:
-        self._base: Lazy[dict[K, V]] = Lazy(None, base) if callable(base) else Lazy(base if base is not None else {})
+    def __init__(self, base: Mapping[K, V] | Callable[[], Mapping[K, V]] | None = None) -> None:
+        """``base``: a dict, or any mapping whose ``items()`` walks it without a lookup per key
+        (a compact one: core.store.SourceNumbers)."""
+        self._base: Lazy[Mapping[K, V]] = Lazy(None, base) if callable(base) else Lazy(base if base is not None else {})
         self._layer: dict[K, V | _Gone] = {}
         self._grown = 0  # entries added less entries removed by the layer
 
@@ -96,8 +98,14 @@ class Layered(Mapping[K, V], Generic[K, V]):
             if value is not _GONE and key not in base:
                 yield key
 
-    def plain(self) -> dict[K, V]:
-        """The map as a dict, not to be changed: its base itself while no change is layered
+    def items(self) -> ItemsView[K, V]:
+        return _Items(self)
+
+    def values(self) -> ValuesView[V]:
+        return _Values(self)
+
+    def plain(self) -> Mapping[K, V]:
+        """The map, not to be changed: its base itself while no change is layered
         over it (a full load's maps, written to the snapshot without a copy)."""
         if not self._layer:
             return self._base()
@@ -118,7 +126,7 @@ class Layered(Mapping[K, V], Generic[K, V]):
             layer[key] = value
             grown += not had
         if len(layer) > FOLD:
-            base = dict(self._base())
+            base = dict(self._base().items())
             for key, change in layer.items():
                 if isinstance(change, _Gone):
                     base.pop(key, None)
@@ -128,3 +136,29 @@ class Layered(Mapping[K, V], Generic[K, V]):
         else:
             new._base, new._layer, new._grown = self._base, layer, grown
         return new
+
+
+class _Items(ItemsView[K, V]):
+    """A layered map's items: the base's as its ``items()`` walks them, then the layer's."""
+
+    _mapping: Layered[K, V]
+
+    def __iter__(self) -> Iterator[tuple[K, V]]:
+        layered = self._mapping
+        layer, base = layered._layer, layered._base()
+        for key, value in base.items():
+            change = layer.get(key, None)
+            if change is None:
+                yield key, value
+            elif change is not _GONE:
+                yield key, cast(V, change)
+        for key, change in layer.items():
+            if change is not _GONE and key not in base:
+                yield key, cast(V, change)
+
+
+class _Values(ValuesView[V]):
+    _mapping: Layered[Any, V]
+
+    def __iter__(self) -> Iterator[V]:
+        return (value for _, value in _Items(self._mapping))

@@ -8,7 +8,7 @@ million files do not cost a million Python integers and strings.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, MutableMapping
 
 from feedsvc.content.folder import Signature
 
@@ -99,6 +99,9 @@ class SignatureTable(MutableMapping[str, Signature]):
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
+    def items(self) -> ItemsView[str, Signature]:
+        return _Items(self)
+
     def changes(self, now: Iterable[tuple[str, Signature]]) -> list[str]:
         """What the module's ``changes(self, now)`` finds, in bulk.
 
@@ -161,3 +164,24 @@ def _differing(current: bytearray, column: bytes | memoryview) -> list[int]:
                 if current[offset : offset + WIDTH] != bytes(column[offset : offset + WIDTH]):
                     found.append(offset // WIDTH)
     return found
+
+
+class _Items(ItemsView[str, Signature]):
+    """A table's items in the column's order, read by number (no lookup by name each), then the rest."""
+
+    _mapping: SignatureTable
+
+    def __iter__(self) -> Iterator[tuple[str, Signature]]:
+        table = self._mapping
+        column, changed = table._column, table._changed
+        numbers = table._numbers()
+        for source, number in numbers.items():
+            if source in changed:
+                signature = changed[source]
+                if signature is not None:
+                    yield source, signature
+            else:
+                yield source, int.from_bytes(column[number * WIDTH : (number + 1) * WIDTH], "big")
+        for source, signature in changed.items():
+            if signature is not None and source not in numbers:
+                yield source, signature

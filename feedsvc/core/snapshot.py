@@ -50,7 +50,7 @@ from feedsvc.core.layered import Lazy
 from feedsvc.core.records import microseconds, moment
 from feedsvc.core.signatures import WIDTH, SignatureTable, column_of
 from feedsvc.core.storage import atomic_write, write_new
-from feedsvc.core.store import Store
+from feedsvc.core.store import SourceNumbers, Store
 from feedsvc.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -177,7 +177,8 @@ def _header(root: Path, snapshot: Snapshot) -> tuple[bytes, list[bytes], list[by
     for new, old in enumerate(order):
         renumber[old] = new
     kept = [store.record(number) for number in order]
-    by_source = _made(parts.by_source)
+    # A dict for the time of the save: a lookup in the index's compact map (SourceNumbers) is ~1 µs.
+    by_source = dict(_made(parts.by_source).items())
     url_keys, url_numbers = array("Q"), array("I")
     for key, value in _made(parts.by_url).items():
         for source in [value] if isinstance(value, str) else value:
@@ -245,7 +246,8 @@ def signatures_of(path: Path, root: Path) -> tuple[int, SignatureTable] | None:
         sources, count = header["sources"], header["count"]
         if len(sources) != count or not _only(sources, str):
             raise ValueError("the file names do not add up")
-        by_source = Lazy(None, lambda: dict(zip(sources, range(count), strict=True)))
+        # A dict: this process (core.verify) looks up every file once and is gone; the server's is compact.
+        by_source: Lazy[Mapping[str, int]] = Lazy(None, lambda: dict(zip(sources, range(count), strict=True)))
         table = _signature_table(_sections(header, rest)["signatures"], by_source, count)
     except Exception as exc:
         log.warning("ignoring the snapshot %s: %s", path, exc)
@@ -337,7 +339,7 @@ def _restore(header: dict[str, Any], rest: memoryview, path: Path, crc: int) -> 
     held = [records.unpack(s, us, r) for s, us, r in _rows(header["held"], 3, (str, int, bytes))]
     skipped = [Skipped(source, reason) for source, reason in _rows(header["skipped"], 2, (str, str))]
     store = Store(base, offsets, sources, published_us)
-    by_source = Lazy(None, lambda: dict(zip(sources, range(count), strict=True)))
+    by_source: Lazy[Mapping[str, int]] = Lazy(None, lambda: SourceNumbers(sources, count))
 
     def by_url() -> dict[int, str | list[str]]:
         made = _url_map(found["by_url"], sources)
@@ -380,7 +382,7 @@ def _url_map(section: tuple[memoryview, int], sources: list[str]) -> dict[int, s
 
 
 def _signature_table(
-    section: tuple[memoryview, int], by_source: Lazy[dict[str, int]], count: int
+    section: tuple[memoryview, int], by_source: Lazy[Mapping[str, int]], count: int
 ) -> SignatureTable | None:
     """The file signatures from their section: a column read where it lies, then the other files'."""
     raw = _checked(section)

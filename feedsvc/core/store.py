@@ -16,6 +16,8 @@ import mmap
 import threading
 from array import array
 from collections import OrderedDict
+from collections.abc import ItemsView, Iterator, KeysView, Mapping, Sequence, ValuesView
+from itertools import islice
 
 from feedsvc.content.model import Article
 from feedsvc.core import records
@@ -104,3 +106,89 @@ class Store:
     def size(self) -> int:
         """The bytes the records take."""
         return self._offsets[-1] + sum(len(r) for r in self._added if r is not None)
+
+
+class SourceNumbers(Mapping[str, int]):
+    """File name → number of the first ``count`` articles of a store, in 4-8 bytes an article.
+
+    A dict of a million file names costs ~67 bytes an article: its table, and
+    an int object for each number. Here the table is one array of numbers
+    (plus one, 0 for a free slot) at least twice as long as there are names,
+    placed by the name's hash and found by probing from there (open
+    addressing); the names are the store's own. Making it makes no object per
+    name, so nothing is left behind in the allocator either (a sorted array of
+    hashes needed a list of a million ints to sort). ``hash`` of a str is this
+    process's own (PYTHONHASHSEED), which is all an in-memory map needs.
+    """
+
+    __slots__ = ("_count", "_mask", "_sources", "_table")
+
+    def __init__(self, sources: Sequence[str], count: int) -> None:
+        # The store's list of names grows with the articles added later: only the first ``count`` are these.
+        size = 1 << max(3, (2 * count).bit_length())
+        table = array("I", bytes(4 * size))
+        mask = size - 1
+        for number in range(count):
+            slot = hash(sources[number]) & mask
+            while table[slot]:
+                slot = (slot + 1) & mask
+            table[slot] = number + 1
+        self._table, self._mask, self._sources, self._count = table, mask, sources, count
+
+    def get(self, source: str, default: int | None = None) -> int | None:  # type: ignore[override]
+        if not isinstance(source, str):
+            return default
+        table, mask, sources = self._table, self._mask, self._sources
+        slot = hash(source) & mask
+        while found := table[slot]:
+            if sources[found - 1] == source:
+                return found - 1
+            slot = (slot + 1) & mask
+        return default
+
+    def __getitem__(self, source: str) -> int:
+        number = self.get(source)
+        if number is None:
+            raise KeyError(source)
+        return number
+
+    def __contains__(self, source: object) -> bool:
+        return isinstance(source, str) and self.get(source) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return islice(self._sources, self._count)
+
+    def __len__(self) -> int:
+        return self._count
+
+    # Views that walk the names in number order, without a lookup each.
+    def keys(self) -> KeysView[str]:
+        return _Keys(self)
+
+    def items(self) -> ItemsView[str, int]:
+        return _Items(self)
+
+    def values(self) -> ValuesView[int]:
+        return _Values(self)
+
+
+class _Keys(KeysView[str]):
+    _mapping: SourceNumbers
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._mapping)
+
+
+class _Items(ItemsView[str, int]):
+    _mapping: SourceNumbers
+
+    def __iter__(self) -> Iterator[tuple[str, int]]:
+        numbers = self._mapping
+        return zip(iter(numbers), range(len(numbers)), strict=True)
+
+
+class _Values(ValuesView[int]):
+    _mapping: SourceNumbers
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(len(self._mapping)))
