@@ -132,3 +132,45 @@ def test_source_numbers_is_the_dict_of_its_first_names(names: list[str], cut: in
     assert sorted((str(k), v) for k, v in changed.items()) == sorted(expected.items())
     assert sorted(changed.values()) == sorted(expected.values())
     assert [(str(k), v) for k, v in layered.items()] == list(model.items())  # the earlier map is as it was
+
+
+@given(
+    groups=st.lists(
+        st.tuples(st.integers(0, 2**64 - 1) | st.integers(0, 40), st.lists(st.integers(0, 19), min_size=1, max_size=3)),
+        max_size=25,
+    ),
+    asked=st.lists(st.integers(0, 2**64 - 1) | st.integers(0, 40), max_size=10),
+)
+@settings(max_examples=200, deadline=None)
+def test_url_numbers_is_the_dict_a_snapshot_held(groups: list[tuple[int, list[int]]], asked: list[int]):
+    from array import array
+
+    from feedsvc.core.store import UrlNumbers
+
+    sources = [f"{n:02d}.md" for n in range(20)]
+    model: dict[int, str | list[str]] = {}
+    keys, numbers = array("Q"), array("I")
+    for key, files in groups:  # small keys collide in the table; each key's rows together, as a save writes them
+        if key in model:
+            continue
+        model[key] = sources[files[0]] if len(files) == 1 else [sources[n] for n in files]
+        keys.extend([key] * len(files))
+        numbers.extend(files)
+    urls = UrlNumbers(keys, numbers, sources)
+    assert list(urls.items()) == list(model.items()) and list(urls) == list(model) and len(urls) == len(model)
+    for key in [*model, *asked]:
+        assert urls.get(key) == model.get(key) and (key in urls) == (key in model)
+    changed = Layered(lambda: urls).updated({**dict.fromkeys(list(model)[:2]), 2**64 - 1: "new.md"})
+    expected = {**model, 2**64 - 1: "new.md"}
+    for key in list(model)[:2]:
+        expected.pop(key)
+    assert dict(changed.items()) == expected
+
+
+def test_url_numbers_refuses_rows_of_one_url_apart():
+    from array import array
+
+    from feedsvc.core.store import UrlNumbers
+
+    with pytest.raises(ValueError, match="not together"):
+        UrlNumbers(array("Q", [5, 6, 5]), array("I", [0, 1, 2]), ["a.md", "b.md", "c.md"])

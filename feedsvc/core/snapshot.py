@@ -23,6 +23,7 @@ bytes and made into articles only from a file that passed those checks.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import marshal
@@ -50,7 +51,7 @@ from feedsvc.core.layered import Lazy
 from feedsvc.core.records import microseconds, moment
 from feedsvc.core.signatures import WIDTH, SignatureTable, column_of
 from feedsvc.core.storage import atomic_write, write_new
-from feedsvc.core.store import SourceNumbers, Store
+from feedsvc.core.store import SourceNumbers, Store, UrlNumbers
 from feedsvc.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -341,7 +342,7 @@ def _restore(header: dict[str, Any], rest: memoryview, path: Path, crc: int) -> 
     store = Store(base, offsets, sources, published_us)
     by_source: Lazy[Mapping[str, int]] = Lazy(None, lambda: SourceNumbers(sources, count))
 
-    def by_url() -> dict[int, str | list[str]]:
+    def by_url() -> Mapping[int, str | list[str]]:
         made = _url_map(found["by_url"], sources)
         if made is None:  # made again from the records: what the snapshot would have held
             log.error("the snapshot %s: its URL table does not add up; made again from the articles", path)
@@ -364,7 +365,7 @@ def _checked(section: tuple[memoryview, int]) -> memoryview | None:
     return raw if zlib.crc32(raw) == crc else None
 
 
-def _url_map(section: tuple[memoryview, int], sources: list[str]) -> dict[int, str | list[str]] | None:
+def _url_map(section: tuple[memoryview, int], sources: list[str]) -> Mapping[int, str | list[str]] | None:
     """The URL map (by url_key) from its section: a key and an article number a row; None if it does not add up."""
     raw = _checked(section)
     try:
@@ -374,6 +375,8 @@ def _url_map(section: tuple[memoryview, int], sources: list[str]) -> dict[int, s
         return None
     if len(keys) != len(numbers) or (numbers and max(numbers) >= len(sources)):
         return None
+    with contextlib.suppress(ValueError):  # a snapshot this version wrote has each URL's rows together
+        return UrlNumbers(keys, numbers, sources)
     made: dict[int, str | list[str]] = {}
     for key, number in zip(keys, numbers, strict=True):
         source, known = sources[number], made.get(key)

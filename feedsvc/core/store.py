@@ -192,3 +192,84 @@ class _Values(ValuesView[int]):
 
     def __iter__(self) -> Iterator[int]:
         return iter(range(len(self._mapping)))
+
+
+class UrlNumbers(Mapping[int, "str | list[str]"]):
+    """The index's URL map (url_key → the file at that URL, or the files) as a snapshot
+    holds it: a column of keys and one of article numbers, a key's rows next to each
+    other, and an open-addressed table of row numbers over them: ~20 bytes a URL, where
+    a dict of a million took ~84 (an int object a key, and its table)."""
+
+    __slots__ = ("_keys", "_length", "_mask", "_numbers", "_sources", "_table")
+
+    def __init__(self, keys: array[int], numbers: array[int], sources: Sequence[str]) -> None:
+        """One row a file (``keys[i]`` its URL's key, ``numbers[i]`` its number in ``sources``);
+        raises ValueError unless each key's rows are next to each other, as a snapshot writes them."""
+        size = 1 << max(3, (2 * len(keys)).bit_length())
+        self._table, self._mask = array("I", bytes(4 * size)), size - 1
+        self._keys, self._numbers, self._sources = keys, numbers, sources
+        self._length, previous = 0, None
+        for row, key in enumerate(keys):
+            if key != previous:
+                if self._rows(key):
+                    raise ValueError("the rows of a URL are not together")
+                self._length, previous = self._length + 1, key
+            slot = key & self._mask
+            while self._table[slot]:
+                slot = (slot + 1) & self._mask
+            self._table[slot] = row + 1
+
+    def _rows(self, key: int) -> list[int]:
+        """The rows of ``key``, in order."""
+        table, mask, keys = self._table, self._mask, self._keys
+        rows = []
+        slot = key & mask
+        while found := table[slot]:
+            if keys[found - 1] == key:
+                rows.append(found - 1)
+            slot = (slot + 1) & mask
+        rows.sort()
+        return rows
+
+    def _value(self, rows: list[int]) -> str | list[str]:
+        sources, numbers = self._sources, self._numbers
+        return sources[numbers[rows[0]]] if len(rows) == 1 else [sources[numbers[row]] for row in rows]
+
+    def get(self, key: int, default: str | list[str] | None = None) -> str | list[str] | None:  # type: ignore[override]
+        rows = self._rows(key) if type(key) is int else []
+        return self._value(rows) if rows else default
+
+    def __getitem__(self, key: int) -> str | list[str]:
+        found = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __contains__(self, key: object) -> bool:
+        return type(key) is int and bool(self._rows(key))
+
+    def __iter__(self) -> Iterator[int]:
+        return (key for key, _ in self._groups())
+
+    def __len__(self) -> int:
+        return self._length
+
+    def _groups(self) -> Iterator[tuple[int, list[int]]]:
+        """Each key with its rows, in the rows' order."""
+        keys = self._keys
+        start = 0
+        for row in range(1, len(keys) + 1):
+            if row == len(keys) or keys[row] != keys[start]:
+                yield keys[start], list(range(start, row))
+                start = row
+
+    def items(self) -> ItemsView[int, str | list[str]]:
+        return _UrlItems(self)
+
+
+class _UrlItems(ItemsView[int, "str | list[str]"]):
+    _mapping: UrlNumbers
+
+    def __iter__(self) -> Iterator[tuple[int, str | list[str]]]:
+        urls = self._mapping
+        return ((key, urls._value(rows)) for key, rows in urls._groups())
