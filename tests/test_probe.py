@@ -466,17 +466,18 @@ def test_a_pass_reads_a_slice_of_the_archive_and_a_sweep_covers_all_of_it(
     monkeypatch.setattr(Index, "images", counted)  # each batch of sizes found publishes a new index
     assert run_pass(prober) == 4  # the newest 4: a9..a6
     assert read == [(0, 0), (0, 4)]  # nothing before the sweep's slice, then the slice
-    assert prober._after_pass() == probe.SWEEP_PAUSE  # articles left: go on soon
+    assert prober._after_pass(4) == probe.SWEEP_PAUSE  # articles left: go on soon
     read.clear()
     assert run_pass(prober) == 4  # a5..a2
     assert read == [(0, 2), (4, 8)]  # the newest 2 again (new articles come first), then the next slice
-    assert prober._after_pass() == probe.SWEEP_PAUSE
+    assert prober._after_pass(4) == probe.SWEEP_PAUSE
     assert run_pass(prober) == 2  # a1, a0: the end of the archive
-    wait = prober._after_pass()
+    wait = prober._after_pass(2)
     assert wait == probe.IDLE_SECONDS  # every size known: rechecked in a week, looked at again in an hour
     lengths = sorted(a.images[0].length for a in publisher.index.articles)  # type: ignore[type-var]
     assert lengths == list(range(100, 110))
     assert run_pass(prober) == 0  # a new sweep, from the newest: nothing due
+    assert prober._after_pass(0) == probe.QUIET_PAUSE  # a slice with nothing to ask: the next one later
     assert images.requests and len(images.requests) == 10  # each image asked once
 
 

@@ -67,11 +67,14 @@ IDLE_SECONDS = 3600.0  # look for rechecks that came due at least this often
 # A pass looks at the images of the newest FRONT articles (new articles are probed first), then
 # at SWEEP more from where the last pass left off: reading a million records' heads is ~4 s of
 # CPU holding the GIL, too much to do after every change. A sweep of the whole archive goes on
-# a slice a pass, SWEEP_PAUSE apart (~80 ms a slice at a million articles), and once it has
+# a slice a pass (~80 ms at a million articles), SWEEP_PAUSE apart while slices have images to
+# ask about, QUIET_PAUSE apart while they have none (a slice holds the interpreter, and requests
+# meanwhile wait for it: a million articles are swept in ~25 minutes then). Once the sweep has
 # looked at every article, the next starts when the earliest recheck it saw comes due.
 FRONT = 1_000
 SWEEP = 20_000
 SWEEP_PAUSE = 5.0
+QUIET_PAUSE = 30.0
 BATCH_SECONDS = 2.0  # results are published together, at most one index revision per batch
 USER_AGENT = f"feedsvc/{__version__} (enclosure size check)"
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -241,7 +244,7 @@ class Prober:
                 except Exception:  # a bug must not end the probe for the life of the process
                     log.exception("enclosure probe: the pass failed")
                     asked = PASS_BUDGET
-                delay = PASS_PAUSE if asked >= PASS_BUDGET else await asyncio.to_thread(self._after_pass)
+                delay = PASS_PAUSE if asked >= PASS_BUDGET else await asyncio.to_thread(self._after_pass, asked)
                 woken = asyncio.create_task(self._wake.wait())
                 if await _wait(stop, delay, woken):
                     break
@@ -280,17 +283,18 @@ class Prober:
             user_agent=USER_AGENT,
         )
 
-    def _after_pass(self) -> float:
-        """Seconds until the next pass, after one that asked about fewer than PASS_BUDGET URLs,
-        so that every image it looked at was looked at: the sweep moves on past them. While
-        it has articles left, SWEEP_PAUSE; once it has been through them all, until the
-        earliest recheck it saw (at most IDLE_SECONDS), and the next sweep starts over."""
+    def _after_pass(self, asked: int) -> float:
+        """Seconds until the next pass, after one that asked about ``asked`` URLs, fewer than
+        PASS_BUDGET, so that every image it looked at was looked at: the sweep moves on past
+        them. While it has articles left, SWEEP_PAUSE (QUIET_PAUSE if this pass asked nothing);
+        once it has been through them all, until the earliest recheck it saw (at most
+        IDLE_SECONDS), and the next sweep starts over."""
         sweep = self._sweep
         sweep.soonest = _earliest(sweep.soonest, self.book.next_due(sweep.looked_at))
         sweep.looked_at = []
         if not sweep.ended:
             sweep.start = sweep.stop
-            return SWEEP_PAUSE
+            return SWEEP_PAUSE if asked else QUIET_PAUSE
         soonest, self._sweep = sweep.soonest, _Sweep()
         if soonest is None:
             return IDLE_SECONDS
