@@ -59,8 +59,10 @@ class SignatureTable(MutableMapping[str, Signature]):
 
     def _from_column(self, source: str) -> Signature | None:
         number = self._numbers().get(source)
-        if number is None:
-            return None
+        return None if number is None else self._at(number)
+
+    def _at(self, number: int) -> Signature:
+        """The signature the column holds for the article with this number."""
         return int.from_bytes(self._column[number * WIDTH : (number + 1) * WIDTH], "big")
 
     def get(self, source: str, default: Signature | None = None) -> Signature | None:  # type: ignore[override]
@@ -173,15 +175,14 @@ class _Items(ItemsView[str, Signature]):
 
     def __iter__(self) -> Iterator[tuple[str, Signature]]:
         table = self._mapping
-        column, changed = table._column, table._changed
-        numbers = table._numbers()
+        changed, numbers = table._changed, table._numbers()
         for source, number in numbers.items():
             if source in changed:
                 signature = changed[source]
                 if signature is not None:
                     yield source, signature
             else:
-                yield source, int.from_bytes(column[number * WIDTH : (number + 1) * WIDTH], "big")
+                yield source, table._at(number)
         for source, signature in changed.items():
             if signature is not None and source not in numbers:
                 yield source, signature

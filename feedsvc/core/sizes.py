@@ -57,7 +57,7 @@ from typing import Any, NamedTuple
 from feedsvc.content.images import MAX_IMAGE_BYTES, image_media_type, is_image_size
 from feedsvc.content.model import Article, Image
 from feedsvc.content.sharing import one_image
-from feedsvc.core.storage import atomic_write
+from feedsvc.core.storage import atomic_write, is_private
 
 log = logging.getLogger(__name__)
 
@@ -587,7 +587,7 @@ def _read_private(path: Path, limit: int) -> bytes | None:
         return None
     try:
         status = os.fstat(descriptor)  # of the file opened, not of whatever the name points at later
-        if status.st_uid != os.getuid() or status.st_mode & 0o022:
+        if not is_private(status):
             log.warning("ignoring the image sizes in %s: the file is not private to this user", path)
             return None
         if status.st_size > limit:

@@ -50,7 +50,7 @@ from feedsvc.core.index import ALL, FeedInfo, FeedKind, FeedRef, Parts, keyed_ur
 from feedsvc.core.layered import Lazy
 from feedsvc.core.records import microseconds, moment
 from feedsvc.core.signatures import WIDTH, SignatureTable, column_of
-from feedsvc.core.storage import atomic_write, write_new
+from feedsvc.core.storage import atomic_write, is_private, write_new
 from feedsvc.core.store import SourceNumbers, Store, UrlNumbers
 from feedsvc.settings import Settings
 
@@ -268,7 +268,7 @@ def _open(path: Path, root: Path) -> tuple[dict[str, Any], memoryview, int] | No
         return None
     try:
         status = os.fstat(descriptor)  # of the file opened: no swap between the check and the read
-        if status.st_uid != os.getuid() or status.st_mode & 0o022:
+        if not is_private(status):
             log.warning("ignoring the snapshot %s: it is not private to this user", path)
             return None
         if status.st_size < _PREFIX.size:

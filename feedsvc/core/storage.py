@@ -30,6 +30,12 @@ TEMPORARY = re.compile(r"\.[^/]+\.md\.[0-9a-f]{12}\.tmp")
 STALE_SECONDS = 60.0  # a write takes milliseconds: a temporary file this old was left by a crash
 
 
+def is_private(status: os.stat_result) -> bool:
+    """Whether a file (as ``fstat`` of the file opened saw it) is this user's and writable by no one
+    else: the rule for every state file read back (the snapshot, the image sizes)."""
+    return status.st_uid == os.getuid() and not status.st_mode & 0o022
+
+
 def temporary_for(path: Path) -> Path:
     return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
 

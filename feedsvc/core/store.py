@@ -108,6 +108,13 @@ class Store:
         return self._offsets[-1] + sum(len(r) for r in self._added if r is not None)
 
 
+def _empty_table(entries: int) -> tuple[array[int], int]:
+    """An open-addressed table for ``entries`` (0: a free slot), at least twice as long, and the
+    mask that takes a hash to a slot: a probe from a hash meets a free slot soon."""
+    size = 1 << max(3, (2 * entries).bit_length())
+    return array("I", bytes(4 * size)), size - 1
+
+
 class SourceNumbers(Mapping[str, int]):
     """File name → number of the first ``count`` articles of a store, in 4-8 bytes an article.
 
@@ -125,9 +132,7 @@ class SourceNumbers(Mapping[str, int]):
 
     def __init__(self, sources: Sequence[str], count: int) -> None:
         # The store's list of names grows with the articles added later: only the first ``count`` are these.
-        size = 1 << max(3, (2 * count).bit_length())
-        table = array("I", bytes(4 * size))
-        mask = size - 1
+        table, mask = _empty_table(count)
         for number in range(count):
             slot = hash(sources[number]) & mask
             while table[slot]:
@@ -205,8 +210,7 @@ class UrlNumbers(Mapping[int, "str | list[str]"]):
     def __init__(self, keys: array[int], numbers: array[int], sources: Sequence[str]) -> None:
         """One row a file (``keys[i]`` its URL's key, ``numbers[i]`` its number in ``sources``);
         raises ValueError unless each key's rows are next to each other, as a snapshot writes them."""
-        size = 1 << max(3, (2 * len(keys)).bit_length())
-        self._table, self._mask = array("I", bytes(4 * size)), size - 1
+        self._table, self._mask = _empty_table(len(keys))
         self._keys, self._numbers, self._sources = keys, numbers, sources
         self._length, previous = 0, None
         for row, key in enumerate(keys):
