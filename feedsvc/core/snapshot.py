@@ -177,16 +177,17 @@ def _header(root: Path, snapshot: Snapshot) -> tuple[bytes, list[bytes], list[by
     renumber = array("q", [-1]) * len(store)
     for new, old in enumerate(order):
         renumber[old] = new
-    kept = [store.record(number) for number in order]
+    kept = store.records(order)
     # A dict for the time of the save: a lookup in the index's compact map (SourceNumbers) is ~1 µs.
-    by_source = dict(_made(parts.by_source).items())
+    made = _made(parts.by_source)
+    by_source = made if type(made) is dict else dict(made.items())
     url_keys, url_numbers = array("Q"), array("I")
     for key, value in _made(parts.by_url).items():
         for source in [value] if isinstance(value, str) else value:
             url_keys.append(key)
             url_numbers.append(renumber[by_source[source]])
     signatures = _made(snapshot.signatures)
-    others = {source: signature for source, signature in signatures.items() if source not in by_source}
+    others = {source: signatures[source] for source in sorted(signatures.keys() - by_source.keys())}
     sections = [
         marshal.dumps((url_keys.tobytes(), url_numbers.tobytes())),
         column_of(map(signatures.get, map(store.sources.__getitem__, order))) + marshal.dumps(others),
@@ -197,7 +198,7 @@ def _header(root: Path, snapshot: Snapshot) -> tuple[bytes, list[bytes], list[by
         "count": len(order),
         "offsets": array("Q", accumulate(map(len, kept), initial=0)).tobytes(),
         "published_us": array("q", map(store.published_us.__getitem__, order)).tobytes(),
-        "sources": [store.sources[number] for number in order],
+        "sources": list(map(store.sources.__getitem__, order)),
         "feeds": [
             (
                 ref.kind.value,

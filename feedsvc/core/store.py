@@ -16,7 +16,7 @@ import mmap
 import threading
 from array import array
 from collections import OrderedDict
-from collections.abc import ItemsView, Iterator, KeysView, Mapping, Sequence, ValuesView
+from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, Sequence, ValuesView
 from itertools import islice
 
 from feedsvc.content.model import Article
@@ -80,6 +80,12 @@ class Store:
         if found is None:
             raise KeyError(f"article {number} was released")
         return found
+
+    def records(self, numbers: Iterable[int]) -> list[bytes | memoryview]:
+        """The records of these articles, in order (a snapshot's save takes all of them)."""
+        if self._base_count == 0 and None not in self._added:  # a full load's store: its records all added
+            return list(map(self._added.__getitem__, numbers))  # type: ignore[arg-type]
+        return list(map(self.record, numbers))
 
     def head(self, number: int) -> Head:
         return records.head(self.record(number))
