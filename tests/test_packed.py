@@ -139,7 +139,13 @@ _SOURCES = [f"{name}.md" for name in "abcdefg"]
 _URLS = [f"https://e.org/{n}" for n in range(3)]
 _TOPICS = [None, Topic("Power Apps", "power-apps"), Topic("power apps", "power-apps"), Topic("AI", "ai")]
 _LOGO = (Image("https://e.org/logo.png"),)
-_PROVIDERS = [None, Provider("E", "e.org"), Provider("e", "e.org"), Provider("E", "e.org", _LOGO), Provider("F", "f.org")]
+_PROVIDERS = [
+    None,
+    Provider("E", "e.org"),
+    Provider("e", "e.org"),
+    Provider("E", "e.org", _LOGO),
+    Provider("F", "f.org"),
+]
 
 
 @settings(max_examples=300, deadline=None)
