@@ -44,6 +44,29 @@ def test_snapshot_round_trip_gives_the_same_index(folder: Path, tmp_path: Path):
     assert warm.index.unpublished_count == cold.index.unpublished_count
 
 
+def test_snapshot_keeps_the_files_at_each_url(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    """URLs held by one file and by several, interleaved: the saved table (one file's keys
+    first, then the others' rows together) reads back as the compact map, equal to the one saved."""
+    folder = tmp_path / "content"
+    folder.mkdir()
+    for n, shared in enumerate([0, 1, 2, 0, 3, 1, 0, 4]):
+        url = f"https://e.org/{shared}"
+        (folder / f"{n}.md").write_text(front_matter(article(title=f"A{n}", webUrl=url, originalUrl=url)))
+    path = tmp_path / "snap"
+    cold = Publisher(folder)
+    cold.load(path)
+    cold.save_snapshot(path)
+    saved = snapshot.load(path, folder)
+    assert saved is not None
+    made = saved.parts.by_url
+    by_url = made() if callable(made) else made
+    assert type(by_url).__name__ == "UrlNumbers"  # not the fallback that makes it again
+    expected = {key: value for key, value in cold.index.parts().by_url().items()}  # type: ignore[operator]
+    assert dict(by_url.items()) == expected
+    assert sum(isinstance(value, list) for value in expected.values()) == 2
+    assert "does not add up" not in caplog.text
+
+
 def test_snapshot_rereads_changed_new_and_deleted_files(folder: Path, tmp_path: Path):
     path = tmp_path / "snap"
     cold = Publisher(folder)
