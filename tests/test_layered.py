@@ -77,12 +77,12 @@ def test_layered_makes_a_lazy_base_once_for_every_version():
 @given(steps=st.lists(st.tuples(st.sampled_from("abcdefg"), st.none() | st.integers(1, 2**190)), max_size=40))
 @settings(max_examples=60, deadline=None)
 def test_signature_table_behaves_as_a_dict(steps: list[tuple[str, int | None]]):
-    from feedsvc.core.signatures import UNKNOWN, SignatureTable, column_of
+    from feedsvc.core.signatures import SignatureTable, column_of
 
     start = {"a": 5, "b": 2**150 + 7, "c": 0}  # c: in the snapshot, signature unknown
     others = {"x": 9}  # a skipped file: not one of the snapshot's articles
     numbers = {"a": 0, "b": 1, "c": 2}
-    table = SignatureTable(lambda: numbers, column_of(iter([5, 2**150 + 7, UNKNOWN])), dict(others))
+    table = SignatureTable(lambda: numbers, column_of(iter([5, 2**150 + 7, None])), dict(others))
     model = {**start, **others}
     for key, value in steps:
         if value is None:

@@ -9,8 +9,6 @@ million files do not cost a million Python integers and strings.
 from __future__ import annotations
 
 from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, MutableMapping
-from itertools import repeat
-from typing import Literal
 
 from feedsvc.content.folder import Signature
 
@@ -33,11 +31,9 @@ def changes(known: Mapping[str, Signature], now: Iterable[tuple[str, Signature]]
     return changed
 
 
-def column_of(signatures: Iterable[Signature]) -> bytes:
-    """The column for these signatures, in order (UNKNOWN for a file whose signature is not known)."""
-    # All in C: a generator expression took 0.5 s a million signatures.
-    big: repeat[Literal["big"]] = repeat("big")
-    return b"".join(map(int.to_bytes, signatures, repeat(WIDTH), big))
+def column_of(signatures: Iterator[Signature | None]) -> bytes:
+    """The column for these signatures, in order (None: unknown)."""
+    return b"".join((signature or UNKNOWN).to_bytes(WIDTH, "big") for signature in signatures)
 
 
 class SignatureTable(MutableMapping[str, Signature]):

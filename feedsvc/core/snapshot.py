@@ -36,8 +36,8 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from itertools import accumulate, compress, islice, repeat
-from operator import le, not_
+from itertools import accumulate, islice
+from operator import le
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -49,7 +49,7 @@ from feedsvc.core import records
 from feedsvc.core.index import ALL, FeedInfo, FeedKind, FeedRef, Parts, keyed_urls
 from feedsvc.core.layered import Lazy
 from feedsvc.core.records import microseconds, moment
-from feedsvc.core.signatures import UNKNOWN, WIDTH, SignatureTable, column_of
+from feedsvc.core.signatures import WIDTH, SignatureTable, column_of
 from feedsvc.core.storage import atomic_write, is_private, write_new
 from feedsvc.core.store import SourceNumbers, Store, UrlNumbers
 from feedsvc.settings import Settings
@@ -181,22 +181,16 @@ def _header(root: Path, snapshot: Snapshot) -> tuple[bytes, list[bytes], list[by
     # A dict for the time of the save: a lookup in the index's compact map (SourceNumbers) is ~1 µs.
     made = _made(parts.by_source)
     by_source = made if type(made) is dict else dict(made.items())
-    # The URL rows: a row a file, the rows of one key together. Keys of one file each (all but a few)
-    # first, in C; a loop over a million keys took ~0.5 s.
-    by_url = _made(parts.by_url)
-    keys, values = list(by_url.keys()), list(by_url.values())
-    single = list(map(isinstance, values, repeat(str)))
-    url_keys = array("Q", compress(keys, single))
-    url_numbers = array("I", map(renumber.__getitem__, map(by_source.__getitem__, compress(values, single))))
-    for key, sources in zip(compress(keys, map(not_, single)), compress(values, map(not_, single)), strict=True):
-        for source in sources:
+    url_keys, url_numbers = array("Q"), array("I")
+    for key, value in _made(parts.by_url).items():
+        for source in [value] if isinstance(value, str) else value:
             url_keys.append(key)
             url_numbers.append(renumber[by_source[source]])
     signatures = _made(snapshot.signatures)
     others = {source: signatures[source] for source in sorted(signatures.keys() - by_source.keys())}
     sections = [
         marshal.dumps((url_keys.tobytes(), url_numbers.tobytes())),
-        column_of(map(signatures.get, map(store.sources.__getitem__, order), repeat(UNKNOWN))) + marshal.dumps(others),
+        column_of(map(signatures.get, map(store.sources.__getitem__, order))) + marshal.dumps(others),
     ]
     header = {
         "identity": identity(),
