@@ -31,7 +31,7 @@ from feedsvc.live.probe import Prober
 from feedsvc.live.schedule import release_when_due
 from feedsvc.live.watcher import watch
 from feedsvc.live.websub import HubNotifier
-from feedsvc.memory import release_free_memory, tune_memory
+from feedsvc.memory import release_free_memory, trim_after_churn, tune_memory
 from feedsvc.render import FORMATS
 from feedsvc.render.urls import Urls
 from feedsvc.settings import Settings, summary
@@ -125,6 +125,7 @@ def create_app(
             service.publisher.listeners.append(notifier.on_index_change)
             tasks.append(asyncio.create_task(notifier.run(stop)))
         tasks.append(asyncio.create_task(release_when_due(service.publisher, stop)))
+        tasks.append(asyncio.create_task(trim_after_churn(service.evicted_bytes, stop)))
         if settings.enclosure_probe != "off":
             prober = Prober(service.publisher, settings.enclosure_probe)
             metrics.prober = prober

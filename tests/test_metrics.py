@@ -88,10 +88,12 @@ def test_metrics_one_count_and_one_line_per_request_on_either_path(capsys: pytes
 
 def test_cache_counts_the_entries_it_evicts():
     cache = ResponseCache(8_000, "public, max-age=60")  # room for a few 1.5 KB bodies (+1 KB overhead each)
-    for number in range(6):
-        cache.get(("slot", number), 0, lambda n=number: b"%d" % n * 1500, "text/plain")
+    sizes = [
+        cache.get(("slot", number), 0, lambda n=number: b"%d" % n * 1500, "text/plain").size for number in range(6)
+    ]
     assert cache.stats.evictions == 6 - len(cache) > 0
     assert cache.stats.renders == 6
+    assert cache.stats.evicted_bytes == sum(sizes) - cache.current_bytes > 0
 
 
 def test_metrics_are_for_loopback_clients_only(client_for: Callable[..., TestClient]):

@@ -164,6 +164,7 @@ class CacheStats:
     hits: int = 0
     renders: int = 0
     evictions: int = 0
+    evicted_bytes: int = 0  # what the evicted entries held (memory.trim_after_churn)
     # Called with the seconds each render took (a /metrics histogram); renders are the slow path.
     on_render: Callable[[float], None] | None = None
 
@@ -176,8 +177,10 @@ class _CountingLRU(LRUCache[Hashable, "Rendered"]):
         self._stats = stats
 
     def popitem(self) -> tuple[Hashable, Rendered]:
+        key, entry = super().popitem()
         self._stats.evictions += 1
-        return super().popitem()
+        self._stats.evicted_bytes += entry.size
+        return key, entry
 
 
 class ResponseCache:

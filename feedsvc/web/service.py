@@ -90,6 +90,10 @@ class FeedService:
         # The same for archive pages and filtered feeds, apart: made-up queries cannot evict the feeds'.
         self.query_routes: LRUCache[Hashable, tuple[FeedQuery, Hashable]] = LRUCache(maxsize=QUERY_ROUTES)
 
+    def evicted_bytes(self) -> int:
+        """What the response caches have evicted so far, in bytes."""
+        return sum(cache.stats.evicted_bytes for cache in (self.cache, self.searches, self.static_files, self.queries))
+
     @property
     def index(self) -> Index:
         """The current snapshot. Read it once per response: it may be replaced at any time."""
