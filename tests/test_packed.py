@@ -46,11 +46,11 @@ def test_a_parallel_load_packed_by_its_workers_builds_the_index_the_articles_bui
     monkeypatch.setattr("feedsvc.content.loader.CHUNK", 5)  # many chunks: topics arrive as equal, distinct objects
     read_chunk, here = loader._read_chunk, []
 
-    def slow_first_chunk(files: list[tuple[str, str]], convert: object) -> list[object]:
+    def slow_first_chunk(root: str, files: list[str], convert: object) -> list[object]:
         here.append(len(files))  # this process waits on its first chunk, so that the worker reads most
         if len(here) == 1:
             time.sleep(2)
-        return read_chunk(files, convert)  # type: ignore[arg-type]
+        return read_chunk(root, files, convert)  # type: ignore[arg-type]
 
     monkeypatch.setattr("feedsvc.content.loader._read_chunk", slow_first_chunk)
     parallel = load_folder(SEEDS, workers=2, convert=Packer(book))

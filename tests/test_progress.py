@@ -48,9 +48,9 @@ def test_what_the_workers_read_is_taken_in_as_it_comes(tmp_path: Path, monkeypat
     content = seeds_times(tmp_path, 3)
     read_here = loader._read_chunk
 
-    def slowly(files: list[tuple[str, str]], convert: loader.Convert) -> list[loader.Item[object]]:
+    def slowly(root: str, files: list[str], convert: loader.Convert) -> list[loader.Item[object]]:
         time.sleep(2.0)  # in this process only (a worker imports the module afresh): the worker reads on
-        return read_here(files, convert)
+        return read_here(root, files, convert)
 
     monkeypatch.setattr(loader, "_read_chunk", slowly)
     heard: list[int] = []

@@ -190,17 +190,18 @@ def load_folder(
     """
     result: LoadResult[Any] = LoadResult()
     files = _article_files(root)
+    folder = str(root)
     workers = workers or os.cpu_count() or 1
     with paused_gc():
         items: Iterable[Item[Any]]
         if workers > 1 and len(files) >= PARALLEL_THRESHOLD:
             try:
-                items = _read_in_parallel(files, workers, convert, progress)
+                items = _read_in_parallel(folder, files, workers, convert, progress)
             except Exception:  # e.g. a worker killed by the OOM killer: do it here instead
                 log.exception("parallel loading failed; loading in this process")
-                items = _read_here(files, convert, progress)
+                items = _read_here(folder, files, convert, progress)
         else:
-            items = _read_here(files, convert, progress)
+            items = _read_here(folder, files, convert, progress)
         for source, found, signature, left_out in items:
             if signature is not None:
                 result.signatures[source] = signature
@@ -215,33 +216,35 @@ def load_folder(
     return result
 
 
-def _article_files(root: Path) -> list[tuple[str, str]]:
-    """(file name, source) of every article file, in the order of ``article_paths``."""
+def _article_files(root: Path) -> list[str]:
+    """The source (its path in ``root``, with "/") of every article file, in the order of
+    ``article_paths``. The sources alone: with the full path of each too, the list took
+    ~150 MB more at a million files, in this process and again in each worker."""
     prefix = len(str(root)) + 1
-    files = [(entry.path, entry.path[prefix:].replace(os.sep, "/")) for entry in scan(str(root))]
+    sources = [entry.path[prefix:].replace(os.sep, "/") for entry in scan(str(root))]
     # Path order is the order of the parts; NUL sorts below every character a name can hold,
     # so one string per file sorts the same. A list of parts per file made this sort 3x
     # dearer per file at 200,000 files than at 20,000 (0.43 s against 0.08 s now).
-    files.sort(key=lambda file: file[1].replace("/", "\0"))
-    return files
+    sources.sort(key=lambda source: source.replace("/", "\0"))
+    return sources
 
 
 Convert = Callable[[Article], Any] | None
 
 
-def _read_here(files: list[tuple[str, str]], convert: Convert, progress: Progress) -> list[Item[Any]]:
-    """Parse ``files`` in this process, a chunk at a time, telling ``progress``."""
+def _read_here(root: str, files: list[str], convert: Convert, progress: Progress) -> list[Item[Any]]:
+    """Parse ``files`` (sources in ``root``) in this process, a chunk at a time, telling ``progress``."""
     loaded: list[Item[Any]] = []
     for start in range(0, len(files), CHUNK):
-        loaded.extend(_read_chunk(files[start : start + CHUNK], convert))
+        loaded.extend(_read_chunk(root, files[start : start + CHUNK], convert))
         progress(len(loaded), len(files))
     return loaded
 
 
 def _read_in_parallel(
-    files: list[tuple[str, str]], workers: int, convert: Convert, progress: Progress = ignore
+    root: str, files: list[str], workers: int, convert: Convert, progress: Progress = ignore
 ) -> list[Item[Any]]:
-    """Parse ``files`` in ``workers - 1`` other processes and this one.
+    """Parse ``files`` (sources in ``root``) in ``workers - 1`` other processes and this one.
 
     Every process takes the next chunk from a shared counter, so the split
     follows how fast each side goes (a worker starts ~0.1 s late: a new
@@ -266,7 +269,7 @@ def _read_in_parallel(
     # It is owner-only (mkstemp), and carries ``convert`` too.
     listing = tempfile.NamedTemporaryFile(prefix="feedsvc-files-", suffix=".pickle")  # noqa: SIM115 (closed below)
     try:
-        pickle.dump((chunks, convert), listing, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump((root, chunks, convert), listing, protocol=pickle.HIGHEST_PROTOCOL)
         listing.flush()
         for _ in range(workers - 1):
             reader, writer = context.Pipe(duplex=False)
@@ -298,7 +301,7 @@ def _read_in_parallel(
             return bool(ready)
 
         while (number := _take(counter, len(chunks))) is not None:
-            done[number] = _read_chunk(chunks[number], convert)
+            done[number] = _read_chunk(root, chunks[number], convert)
             # What the workers sent, as it comes: read only at the end, their results waited
             # in their own memory (at 100,000 files a worker grew to 140 MB, 61 MB now), and
             # progress counted this process's chunks alone.
@@ -310,7 +313,11 @@ def _read_in_parallel(
                 log.warning("a loading worker sent nothing for %d s; reading its part here", WORKER_SILENCE)
                 break
             tell()
-        return [item for number, chunk in enumerate(chunks) for item in done.get(number) or _read_chunk(chunk, convert)]
+        return [
+            item
+            for number, chunk in enumerate(chunks)
+            for item in done.get(number) or _read_chunk(root, chunk, convert)
+        ]
     finally:
         listing.close()  # and removed
         for reader in readers:
@@ -332,8 +339,8 @@ def _work(listing: str, counter: Any, connection: Any) -> None:
         end_with_parent(parent.pid)  # a loader killed outright must not leave its workers parsing on
 
     with open(listing, "rb") as file:
-        chunks: list[list[tuple[str, str]]]
-        chunks, convert = pickle.load(file)  # noqa: S301 (our own parent's, owner-only)
+        chunks: list[list[str]]
+        root, chunks, convert = pickle.load(file)  # noqa: S301 (our own parent's, owner-only)
 
     outbox: queue.SimpleQueue[tuple[int, list[Item[Any]]] | None] = queue.SimpleQueue()
 
@@ -346,7 +353,7 @@ def _work(listing: str, counter: Any, connection: Any) -> None:
     sender.start()
     try:
         while (number := _take(counter, len(chunks))) is not None:
-            outbox.put((number, _read_chunk(chunks[number], convert)))
+            outbox.put((number, _read_chunk(root, chunks[number], convert)))
     finally:
         outbox.put(None)
         sender.join()
@@ -378,9 +385,9 @@ def _share(item: Item[Any]) -> Item[Any]:
     return item if isinstance(found, Skipped) else (source, share_parts(found), signature, left_out)
 
 
-def _read_chunk(files: list[tuple[str, str]], convert: Convert) -> list[Item[Any]]:
+def _read_chunk(root: str, sources: list[str], convert: Convert) -> list[Item[Any]]:
     with paused_gc():
-        return [_item(source, *_read(filename, source), convert) for filename, source in files]
+        return [_item(source, *_read(f"{root}/{source}", source), convert) for source in sources]
 
 
 def _item(source: str, found: Article | Skipped, signature: Signature | None, convert: Convert) -> Item[Any]:
