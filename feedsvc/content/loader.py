@@ -218,8 +218,9 @@ def load_folder(
 
 def _article_files(root: Path) -> list[str]:
     """The source (its path in ``root``, with "/") of every article file, in the order of
-    ``article_paths``. The sources alone: with the full path of each too, the list took
-    ~150 MB more at a million files, in this process and again in each worker."""
+    ``article_paths``. The sources alone: with the full path of each too, at a million files
+    the loading process peaked at 2,495 MB (2,371 now) and a worker, which unpickles the
+    whole list, at 316 MB (129 now)."""
     prefix = len(str(root)) + 1
     sources = [entry.path[prefix:].replace(os.sep, "/") for entry in scan(str(root))]
     # Path order is the order of the parts; NUL sorts below every character a name can hold,
