@@ -3,35 +3,46 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from feedsvc.memory import release_free_memory, trim_after_churn
 
 
 def test_the_heap_is_trimmed_once_enough_was_evicted_and_not_before():
-    async def scenario() -> list[int]:
-        evicted, trims = [0], []
-        stop = asyncio.Event()
-        task = asyncio.create_task(
-            trim_after_churn(lambda: evicted[0], stop, every=0.01, after=1000, release=lambda: trims.append(evicted[0]))
-        )
-        await asyncio.sleep(0.05)
-        assert trims == []  # nothing evicted: nothing to give back
-        evicted[0] = 999
-        await asyncio.sleep(0.05)
-        assert trims == []  # not enough yet
-        evicted[0] = 1500
-        await asyncio.sleep(0.05)
-        assert trims == [1500]  # once, not at every look
-        evicted[0] = 2400
-        await asyncio.sleep(0.05)
-        assert trims == [1500]  # 900 since the last trim
-        evicted[0] = 2600
-        await asyncio.sleep(0.05)
-        stop.set()
-        await asyncio.wait_for(task, 1)  # it ends when told to
-        return trims
+    async def until(condition: Callable[[], bool]) -> None:
+        for _ in range(500):  # up to 5 s on a busy machine; a few ms here
+            if condition():
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("not trimmed")
 
-    assert asyncio.run(scenario()) == [1500, 2600]
+    async def scenario() -> int:
+        evicted, trims = [0], [0]
+        stop = asyncio.Event()
+
+        def release() -> None:
+            trims[0] += 1
+
+        task = asyncio.create_task(trim_after_churn(lambda: evicted[0], stop, every=0.01, after=1000, release=release))
+        await asyncio.sleep(0.1)
+        assert trims[0] == 0  # nothing evicted: nothing to give back
+        evicted[0] = 999
+        await asyncio.sleep(0.1)
+        assert trims[0] == 0  # not enough yet
+        evicted[0] = 1500
+        await until(lambda: trims[0] == 1)
+        await asyncio.sleep(0.1)
+        assert trims[0] == 1  # once, not at every look
+        evicted[0] = 2400
+        await asyncio.sleep(0.1)
+        assert trims[0] == 1  # 900 since the last trim
+        evicted[0] = 2600
+        await until(lambda: trims[0] == 2)
+        stop.set()
+        await asyncio.wait_for(task, 5)  # it ends when told to
+        return trims[0]
+
+    assert asyncio.run(scenario()) == 2
 
 
 def test_the_server_runs_the_trimmer_with_its_caches_evictions(monkeypatch):
