@@ -45,8 +45,8 @@ def test_snapshot_round_trip_gives_the_same_index(folder: Path, tmp_path: Path):
 
 
 def test_snapshot_keeps_the_files_at_each_url(tmp_path: Path, caplog: pytest.LogCaptureFixture):
-    """URLs held by one file and by several, interleaved: the saved table (one file's keys
-    first, then the others' rows together) reads back as the compact map, equal to the one saved."""
+    """URLs held by one file and by several, interleaved: the saved table (each URL's rows
+    together) reads back as the compact map, equal to the one saved."""
     folder = tmp_path / "content"
     folder.mkdir()
     for n, shared in enumerate([0, 1, 2, 0, 3, 1, 0, 4]):
