@@ -465,67 +465,20 @@ def test_a_pass_reads_a_slice_of_the_archive_and_a_sweep_covers_all_of_it(
 
     monkeypatch.setattr(Index, "images", counted)  # each batch of sizes found publishes a new index
     assert run_pass(prober) == 4  # the newest 4: a9..a6
-    assert read == [(0, 4)]  # nothing before the sweep's slice, then the slice
-    assert asyncio.run(prober._after_pass(4)) == probe.SWEEP_PAUSE  # articles left: go on soon
+    assert read == [(0, 0), (0, 4)]  # nothing before the sweep's slice, then the slice
+    assert prober._after_pass(4) == probe.SWEEP_PAUSE  # articles left: go on soon
     read.clear()
     assert run_pass(prober) == 4  # a5..a2
     assert read == [(0, 2), (4, 8)]  # the newest 2 again (new articles come first), then the next slice
-    assert asyncio.run(prober._after_pass(4)) == probe.SWEEP_PAUSE
+    assert prober._after_pass(4) == probe.SWEEP_PAUSE
     assert run_pass(prober) == 2  # a1, a0: the end of the archive
-    wait = asyncio.run(prober._after_pass(2))
+    wait = prober._after_pass(2)
     assert wait == probe.IDLE_SECONDS  # every size known: rechecked in a week, looked at again in an hour
     lengths = sorted(a.images[0].length for a in publisher.index.articles)  # type: ignore[type-var]
     assert lengths == list(range(100, 110))
     assert run_pass(prober) == 0  # a new sweep, from the newest: nothing due
-    assert asyncio.run(prober._after_pass(0)) == probe.QUIET_PAUSE  # a slice with nothing to ask: the next one later
+    assert prober._after_pass(0) == probe.QUIET_PAUSE  # a slice with nothing to ask: the next one later
     assert images.requests and len(images.requests) == 10  # each image asked once
-
-
-def test_a_pass_reads_its_slice_a_step_at_a_time_letting_requests_in_between(
-    images: ImageServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Read in a thread, a slice held the interpreter against requests; on the event loop, it
-    gives the loop a turn every STEP articles (and every STEP images looked up in the book),
-    and finds the same URLs, in the same order, as one reading of the whole slice."""
-    monkeypatch.setattr(probe, "STEP", 3)
-    folder = tmp_path / "content"
-    folder.mkdir()
-    for i in range(10):
-        urls = [f"{images.url}/img/{100 + i}.jpg", f"{images.url}/img/{100 + i % 3}.jpg"]  # some shared
-        write_article(folder, f"a{i}", urls, publishedDateTime=f"2024-01-{10 + i}T00:00:00Z")
-    publisher = Publisher(folder)
-    publisher.load()
-    prober = Prober(publisher, "all", clock=lambda: 1_000_000.0)
-    read: list[tuple[int, int | None]] = []
-    real_images = Index.images
-
-    def counted(index: Index, start: int = 0, stop: int | None = None) -> Any:
-        read.append((start, stop))
-        return real_images(index, start, stop)
-
-    monkeypatch.setattr(Index, "images", counted)
-
-    async def due_with_turns() -> tuple[list[str], int]:
-        turns = 0
-
-        async def count_turns() -> None:
-            nonlocal turns
-            while True:
-                await asyncio.sleep(0)
-                turns += 1
-
-        counter = asyncio.create_task(count_turns())
-        urls = await prober._due()
-        counter.cancel()
-        return urls, turns
-
-    urls, turns = asyncio.run(due_with_turns())
-    assert read == [(0, 3), (3, 6), (6, 9), (9, 10)]  # the sweep's first slice: all 10, 3 at a time
-    assert turns >= 4 + 20 // 3  # the loop ran between the steps of reading and of looking up
-    whole = prober.book.due(list(publisher.index.images(0, 10)), 1_000_000.0, probe.PASS_BUDGET)
-    assert urls == whole and len(urls) == 10  # the same URLs, each once, in order
-    monkeypatch.setattr(probe, "PASS_BUDGET", 4)
-    assert asyncio.run(prober._due()) == whole[:4]  # the budget counts across the steps
 
 
 # --- The service, end to end --------------------------------------------------------------

@@ -264,14 +264,11 @@ class SizeBook:
         """Whether this is an image's media type, normalised (one kept already is not checked again)."""
         return (media_type != "" and media_type in self._type_codes) or image_media_type(media_type) == media_type
 
-    def due(self, images: Iterable[Image], now: float, limit: int, found: dict[str, None] | None = None) -> list[str]:
+    def due(self, images: Iterable[Image], now: float, limit: int) -> list[str]:
         """The URLs among these images to ask about now, at most ``limit``, in
         the order given: never asked (unless the front matter gave both size
-        and type), or whose next check has come.
-
-        ``found``: those of earlier images, added to (a pass reads its images a slice at a time).
-        """
-        urls: dict[str, None] = {} if found is None else found
+        and type), or whose next check has come."""
+        urls: dict[str, None] = {}
         for chunk in _chunks(images):
             for image, when in zip(chunk, self._next_checks(chunk), strict=True):
                 if image.url in urls:

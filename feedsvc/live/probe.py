@@ -73,10 +73,6 @@ IDLE_SECONDS = 3600.0  # look for rechecks that came due at least this often
 # looked at every article, the next starts when the earliest recheck it saw comes due.
 FRONT = 1_000
 SWEEP = 20_000
-# The heads and the book are read on the event loop, this many articles (or images) between two
-# turns of it (~2 ms): read in a thread, a slice held the interpreter against requests, which then
-# waited for it at every switch (first requests at 100,000 articles: p99 ~20 ms, against ~4).
-STEP = 500
 SWEEP_PAUSE = 5.0
 QUIET_PAUSE = 30.0
 BATCH_SECONDS = 2.0  # results are published together, at most one index revision per batch
@@ -248,7 +244,7 @@ class Prober:
                 except Exception:  # a bug must not end the probe for the life of the process
                     log.exception("enclosure probe: the pass failed")
                     asked = PASS_BUDGET
-                delay = PASS_PAUSE if asked >= PASS_BUDGET else await self._after_pass(asked)
+                delay = PASS_PAUSE if asked >= PASS_BUDGET else await asyncio.to_thread(self._after_pass, asked)
                 woken = asyncio.create_task(self._wake.wait())
                 if await _wait(stop, delay, woken):
                     break
@@ -287,17 +283,14 @@ class Prober:
             user_agent=USER_AGENT,
         )
 
-    async def _after_pass(self, asked: int) -> float:
+    def _after_pass(self, asked: int) -> float:
         """Seconds until the next pass, after one that asked about ``asked`` URLs, fewer than
         PASS_BUDGET, so that every image it looked at was looked at: the sweep moves on past
         them. While it has articles left, SWEEP_PAUSE (QUIET_PAUSE if this pass asked nothing);
         once it has been through them all, until the earliest recheck it saw (at most
         IDLE_SECONDS), and the next sweep starts over."""
         sweep = self._sweep
-        looked_at = sweep.looked_at
-        for start in range(0, len(looked_at), STEP):
-            sweep.soonest = _earliest(sweep.soonest, self.book.next_due(looked_at[start : start + STEP]))
-            await asyncio.sleep(0)
+        sweep.soonest = _earliest(sweep.soonest, self.book.next_due(sweep.looked_at))
         sweep.looked_at = []
         if not sweep.ended:
             sweep.start = sweep.stop
@@ -307,32 +300,24 @@ class Prober:
             return IDLE_SECONDS
         return min(IDLE_SECONDS, max(1.0, soonest - self._clock()))
 
-    async def _images(self) -> list[Image]:
+    def _images(self) -> list[Image]:
         """The images this pass looks at: those of the newest FRONT articles, then of the
-        sweep's next SWEEP, read from the records' heads STEP articles at a time."""
-        index, sweep = self.publisher.index, self._sweep  # one index for the whole pass
+        sweep's next SWEEP, read from the records' heads (so callers run it off the event loop)."""
+        index, sweep = self.publisher.index, self._sweep
         count = index.published_count()
         sweep.stop = min(sweep.start + SWEEP, count)
         sweep.ended = sweep.stop >= count
-        front = await _read_stepwise(index, 0, min(FRONT, sweep.start))  # the sweep's slice may hold them too
-        sweep.looked_at = await _read_stepwise(index, sweep.start, sweep.stop)
+        front = list(index.images(0, min(FRONT, sweep.start)))  # the sweep's slice may hold them too
+        sweep.looked_at = list(index.images(sweep.start, sweep.stop))
         return front + sweep.looked_at
 
-    async def _due(self) -> list[str]:
-        """The URLs of this pass's images that are due, at most PASS_BUDGET, in order."""
-        images, now = await self._images(), self._clock()
-        urls: dict[str, None] = {}
-        for start in range(0, len(images), STEP):
-            self.book.due(images[start : start + STEP], now, PASS_BUDGET, urls)
-            if len(urls) >= PASS_BUDGET:
-                break
-            await asyncio.sleep(0)
-        return list(urls)
+    def _due(self) -> list[str]:
+        return self.book.due(self._images(), self._clock(), PASS_BUDGET)
 
     async def probe_pass(self, client: httpx.AsyncClient | None = None) -> int:
         """Ask about the URLs of this pass's images that are due (at most PASS_BUDGET) with
         ``client`` (by default the run's own, made now if need be); return how many."""
-        urls = await self._due()
+        urls = await asyncio.to_thread(self._due)
         if not urls:
             return 0
         if client is None:
@@ -421,15 +406,6 @@ class _Sweep:
     ended: bool = False
     soonest: float | None = None
     looked_at: list[Image] = field(default_factory=list)
-
-
-async def _read_stepwise(index: Index, start: int, stop: int) -> list[Image]:
-    """The images of the published articles ``start`` to ``stop`` (newest first), STEP at a time."""
-    found: list[Image] = []
-    for first in range(start, stop, STEP):
-        found.extend(index.images(first, min(first + STEP, stop)))
-        await asyncio.sleep(0)
-    return found
 
 
 def _earliest(first: float | None, second: float | None) -> float | None:
