@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -80,6 +81,12 @@ def _slash_redirect(request: Request) -> Response | None:
     return RedirectResponse(f"{base}{quote(other)}{query}", status_code=301)
 
 
+# While a background thread runs Python (the enclosure probe reading 21,000 records' heads, ~0.1 s),
+# a request waits for the interpreter at every switch: 1 ms apart instead of CPython's 5. First
+# requests at 100,000 articles with a probe pass always running: p99 24.4 ms at 5 ms, 10.4-12.0 at 1.
+SWITCH_SECONDS = 0.001
+
+
 def serving_app(settings: Settings) -> FeedApp:
     """The app `feedsvc serve` runs: the folder loaded, the process tuned for a long-lived
     server, and the start-up snapshot written when the folder had to be read in full."""
@@ -91,6 +98,7 @@ def serving_app(settings: Settings) -> FeedApp:
     # After loading: its big temporary buffers (a 16 MB snapshot, say) are quicker
     # from the heap than from fresh mappings (measured: 6 ms of a 0.3 s warm start).
     tune_memory()
+    sys.setswitchinterval(SWITCH_SECONDS)
     if path is not None and how == "full" and service.publisher.saved_to != path:
         # Off the start-up path: the service is ready before the snapshot is written; then it
         # serves from that file, mapped, as a restart would (the heap gives back the records).

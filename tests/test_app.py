@@ -21,6 +21,7 @@ def test_create_app_neither_tunes_the_process_nor_writes_a_snapshot(tmp_path: Pa
     tuned: list[str] = []
     monkeypatch.setattr(app_module, "tune_memory", lambda: tuned.append("tune"))
     monkeypatch.setattr(app_module, "release_free_memory", lambda: tuned.append("release"))
+    monkeypatch.setattr(app_module.sys, "setswitchinterval", lambda seconds: tuned.append(f"switch {seconds}"))
     path = tmp_path / "snap"
     create_app(Settings(content=REPO / "seeds", snapshot=str(path)))
     time.sleep(0.2)  # a writer thread, were there one, would have had time to start
@@ -34,9 +35,10 @@ def test_serving_app_tunes_the_process_and_writes_the_snapshot_after_a_full_load
     tuned: list[str] = []
     monkeypatch.setattr(app_module, "tune_memory", lambda: tuned.append("tune"))
     monkeypatch.setattr(app_module, "release_free_memory", lambda: tuned.append("release"))
+    monkeypatch.setattr(app_module.sys, "setswitchinterval", lambda seconds: tuned.append(f"switch {seconds}"))
     path = tmp_path / "snap"
     serving_app(Settings(content=REPO / "seeds", snapshot=str(path)))
-    assert tuned == ["release", "tune"]
+    assert tuned == ["release", "tune", "switch 0.001"]  # a request waits for a busy thread 1 ms at most
     deadline = time.monotonic() + 20
     while not path.exists():  # written off the start-up path, by a thread
         assert time.monotonic() < deadline, "no snapshot written"
