@@ -33,7 +33,6 @@ from starlette.routing import Route
 
 from feedsvc.core.index import FeedKind, Index, IndexDiff
 from feedsvc.web.accesslog import AccessLog
-from feedsvc.web.cache import ResponseCache
 from feedsvc.web.service import FeedService
 
 if TYPE_CHECKING:  # prometheus-client loads at the first scrape
@@ -42,9 +41,6 @@ if TYPE_CHECKING:  # prometheus-client loads at the first scrape
 
 log = logging.getLogger(__name__)
 
-# The service's response caches, by the label /metrics gives them. Looked up by attribute
-# name at a scrape, so a cache added to FeedService later is one line here.
-CACHES = (("feeds", "cache"), ("queries", "queries"), ("searches", "searches"), ("static", "static_files"))
 RENDER_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 LIVE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -117,10 +113,8 @@ class Metrics:
         self.websub: dict[str, tuple[int, int]] = {}  # hub -> (pushes, failures), set by the notifier's owner
         self.notifier: Any = None  # the HubNotifier, when hubs are configured
         self.prober: Any = None  # the enclosure Prober, unless --enclosure-probe off
-        for _, name in CACHES:
-            cache = getattr(service, name, None)
-            if isinstance(cache, ResponseCache):
-                cache.stats.on_render = self.render_seconds.observe
+        for cache in service.caches().values():
+            cache.stats.on_render = self.render_seconds.observe
         service.publisher.listeners.append(self.on_index_change)
 
     def on_index_change(self, index: Index, diff: IndexDiff) -> None:
@@ -188,10 +182,7 @@ class Metrics:
         )
         size = GaugeMetricFamily("feedsvc_cache_bytes", "Bytes held by a cache.", labels=("cache",))
         entries = GaugeMetricFamily("feedsvc_cache_entries", "Entries held by a cache.", labels=("cache",))
-        for label, name in CACHES:
-            cache = getattr(self.service, name, None)
-            if not isinstance(cache, ResponseCache):
-                continue
+        for label, cache in self.service.caches().items():
             stats = cache.stats
             hits.add_metric((label,), stats.hits)
             misses.add_metric((label,), stats.renders)

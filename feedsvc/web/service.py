@@ -90,9 +90,13 @@ class FeedService:
         # The same for archive pages and filtered feeds, apart: made-up queries cannot evict the feeds'.
         self.query_routes: LRUCache[Hashable, tuple[FeedQuery, Hashable]] = LRUCache(maxsize=QUERY_ROUTES)
 
+    def caches(self) -> dict[str, ResponseCache]:
+        """The response caches, by the label /metrics gives them."""
+        return {"feeds": self.cache, "queries": self.queries, "searches": self.searches, "static": self.static_files}
+
     def evicted_bytes(self) -> int:
         """What the response caches have evicted so far, in bytes."""
-        return sum(cache.stats.evicted_bytes for cache in (self.cache, self.searches, self.static_files, self.queries))
+        return sum(cache.stats.evicted_bytes for cache in self.caches().values())
 
     @property
     def index(self) -> Index:
