@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, TypeAlias, TypeVar, overload
 
 from feedsvc.children import end_with_parent
 from feedsvc.content.folder import Signature, scan, signature_of
@@ -166,6 +166,7 @@ def load_folder(
     progress: Progress = ignore,
     *,
     convert: Callable[[Article], T],
+    keep: Keep = None,
 ) -> LoadResult[T]: ...
 
 
@@ -176,6 +177,7 @@ def load_folder(
     progress: Progress = ignore,
     *,
     convert: Callable[[Article], Any] | None = None,
+    keep: Keep = None,
 ) -> LoadResult[Any]:
     """Given a content folder, return every article in it and every file skipped.
 
@@ -186,7 +188,9 @@ def load_folder(
 
     With ``convert`` (a picklable callable: it is sent to the workers), the
     result holds what it makes of each article, made where the article was
-    parsed: the workers then send back that, not the article.
+    parsed: the workers then send back that, not the article. ``keep``, if
+    given, is handed each chunk's items in this process as they come, and
+    the result holds what it returns instead (core.spool moves records to a file).
     """
     result: LoadResult[Any] = LoadResult()
     files = _article_files(root)
@@ -196,12 +200,12 @@ def load_folder(
         items: Iterable[Item[Any]]
         if workers > 1 and len(files) >= PARALLEL_THRESHOLD:
             try:
-                items = _read_in_parallel(folder, files, workers, convert, progress)
+                items = _read_in_parallel(folder, files, workers, convert, progress, keep)
             except Exception:  # e.g. a worker killed by the OOM killer: do it here instead
                 log.exception("parallel loading failed; loading in this process")
-                items = _read_here(folder, files, convert, progress)
+                items = _read_here(folder, files, convert, progress, keep)
         else:
-            items = _read_here(folder, files, convert, progress)
+            items = _read_here(folder, files, convert, progress, keep)
         for source, found, signature, left_out in items:
             if signature is not None:
                 result.signatures[source] = signature
@@ -231,19 +235,21 @@ def _article_files(root: Path) -> list[str]:
 
 
 Convert = Callable[[Article], Any] | None
+# What a caller does to each chunk's items as they come (see load_folder).
+Keep: TypeAlias = "Callable[[list[Item[Any]]], list[Item[Any]]] | None"
 
 
-def _read_here(root: str, files: list[str], convert: Convert, progress: Progress) -> list[Item[Any]]:
+def _read_here(root: str, files: list[str], convert: Convert, progress: Progress, keep: Keep = None) -> list[Item[Any]]:
     """Parse ``files`` (sources in ``root``) in this process, a chunk at a time, telling ``progress``."""
     loaded: list[Item[Any]] = []
     for start in range(0, len(files), CHUNK):
-        loaded.extend(_read_chunk(root, files[start : start + CHUNK], convert))
+        loaded.extend(_kept(_read_chunk(root, files[start : start + CHUNK], convert), keep))
         progress(len(loaded), len(files))
     return loaded
 
 
 def _read_in_parallel(
-    root: str, files: list[str], workers: int, convert: Convert, progress: Progress = ignore
+    root: str, files: list[str], workers: int, convert: Convert, progress: Progress = ignore, keep: Keep = None
 ) -> list[Item[Any]]:
     """Parse ``files`` (sources in ``root``) in ``workers - 1`` other processes and this one.
 
@@ -298,11 +304,11 @@ def _read_in_parallel(
                     readers.remove(reader)
                 else:
                     number, loaded = message
-                    done[number] = loaded if convert is not None else [_share(item) for item in loaded]
+                    done[number] = _kept(loaded if convert is not None else [_share(item) for item in loaded], keep)
             return bool(ready)
 
         while (number := _take(counter, len(chunks))) is not None:
-            done[number] = _read_chunk(root, chunks[number], convert)
+            done[number] = _kept(_read_chunk(root, chunks[number], convert), keep)
             # What the workers sent, as it comes: read only at the end, their results waited
             # in their own memory (at 100,000 files a worker grew to 140 MB, 61 MB now), and
             # progress counted this process's chunks alone.
@@ -317,7 +323,7 @@ def _read_in_parallel(
         return [
             item
             for number, chunk in enumerate(chunks)
-            for item in done.get(number) or _read_chunk(root, chunk, convert)
+            for item in done.get(number) or _kept(_read_chunk(root, chunk, convert), keep)
         ]
     finally:
         listing.close()  # and removed
@@ -379,6 +385,10 @@ def _take(counter: Any, total: int) -> int | None:
         return number
     finally:
         lock.release()
+
+
+def _kept(items: list[Item[Any]], keep: Keep) -> list[Item[Any]]:
+    return items if keep is None else keep(items)
 
 
 def _share(item: Item[Any]) -> Item[Any]:

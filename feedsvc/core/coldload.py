@@ -68,7 +68,8 @@ def main(arguments: list[str]) -> int:
     publisher = Publisher(root)
     publisher.sizes = SizeBook.load(sizes_path(snapshot_path))  # its articles are filled as the server's would be
     started = time.perf_counter()
-    publisher.read_folder(workers)  # the server clears stale temporaries (Publisher.catch_up)
+    # The server clears stale temporaries (Publisher.catch_up). The records wait beside the snapshot.
+    publisher.read_folder(workers, spool=(staging or snapshot_path).parent)
     loaded = time.perf_counter()
     target = staging or snapshot_path
     if not publisher.save_snapshot(target, durable=staging is None):  # it logs why

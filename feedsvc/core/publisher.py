@@ -40,6 +40,7 @@ from feedsvc.core.packed import Packed, Packer, packed, unpacked
 from feedsvc.core.records import microseconds
 from feedsvc.core.signatures import SignatureTable, changes
 from feedsvc.core.sizes import Entry, SizeBook, sizes_path
+from feedsvc.core.spool import RecordSpool
 from feedsvc.core.storage import move_durably, remove_stale_temporaries, temporaries_of
 from feedsvc.core.verify import BackgroundCheck
 from feedsvc.memory import paused_gc, release_free_memory
@@ -138,12 +139,24 @@ class Publisher:
         self.read_folder(workers)
         return "full"
 
-    def read_folder(self, workers: int = 0) -> None:
+    def read_folder(self, workers: int = 0, spool: Path | None = None) -> None:
         """Read every file of the folder, in ``workers`` processes (0: one per CPU), and publish
-        them: a full load, without the snapshot. A load apart (core.coldload) does this alone."""
-        with reporting(f"reading {self.root}") as progress:  # a bar on a terminal, else log lines
-            # Each article is packed by the process that parsed it, with the sizes known filled in.
-            result = load_folder(self.root, workers=workers, progress=progress, convert=Packer(self.sizes))
+        them: a full load, without the snapshot. A load apart (core.coldload) does this alone,
+        keeping the records in a file in the folder ``spool`` (core.spool), not in its heap."""
+        spooled = RecordSpool(spool) if spool is not None else None
+        try:
+            with reporting(f"reading {self.root}") as progress:  # a bar on a terminal, else log lines
+                # Each article is packed by the process that parsed it, with the sizes known filled in.
+                result = load_folder(
+                    self.root,
+                    workers=workers,
+                    progress=progress,
+                    convert=Packer(self.sizes),
+                    keep=None if spooled is None else spooled.keep,
+                )
+        finally:
+            if spooled is not None:
+                spooled.close()  # its mappings stay, and keep the file until they go
         with self._lock, paused_gc():
             self.held = {}
             self._known = Lazy(dict(result.signatures))

@@ -40,7 +40,7 @@ class Store:
         self._base = memoryview(base)
         self._offsets = offsets if offsets is not None else array("Q", [0])
         self._base_count = len(self._offsets) - 1
-        self._added: list[bytes | None] = []
+        self._added: list[bytes | memoryview | None] = []  # (views of a spool file in a load apart: core.spool)
         self.added_bytes = 0  # of the records added since it was made (edits, and what they replaced, stay)
         self.sources: list[str] = sources if sources is not None else []
         self.published_us: array[int] = published_us if published_us is not None else array("q")
@@ -65,7 +65,7 @@ class Store:
         """Keep one article; returns its number."""
         return self.add_record(article.source, records.microseconds(article.published_at), records.pack(article))
 
-    def add_record(self, source: str, published_us: int, record: bytes) -> int:
+    def add_record(self, source: str, published_us: int, record: bytes | memoryview) -> int:
         """Keep one article packed already (records.pack); returns its number."""
         self._added.append(record)
         self.added_bytes += len(record)
