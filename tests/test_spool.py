@@ -119,3 +119,15 @@ def test_a_load_with_its_records_spooled_saves_the_same_snapshot(
     assert [store.article(n) for n in range(len(store))] == [
         in_memory.index.store.article(n) for n in range(len(store))
     ]
+
+
+def test_a_first_load_apart_makes_the_snapshots_folder_and_leaves_only_the_snapshot_in_it(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr("feedsvc.core.publisher.PARALLEL_THRESHOLD", 10)
+    path = tmp_path / "cache" / "feedsvc" / "content.snapshot"  # no such folder yet
+    publisher = Publisher(folder)
+    assert publisher.load(path, apart=True) == "full"
+    assert publisher.saved_to == path and publisher.index.store.mapped  # read apart, then mapped
+    publisher.catch_up()  # the snapshot is moved into place
+    assert [p.name for p in path.parent.iterdir()] == [path.name]

@@ -8,6 +8,7 @@ become records), and the survivors are spread among it: the allocator cannot
 give that memory back, and a server that loaded a million files itself would
 keep gigabytes it never uses again. Loaded here, all of it goes with this
 process; the server then maps the snapshot this writes, as a restart does.
+Even here the records wait for the snapshot in a file, not the heap (core.spool).
 """
 
 from __future__ import annotations
@@ -68,8 +69,11 @@ def main(arguments: list[str]) -> int:
     publisher = Publisher(root)
     publisher.sizes = SizeBook.load(sizes_path(snapshot_path))  # its articles are filled as the server's would be
     started = time.perf_counter()
-    # The server clears stale temporaries (Publisher.catch_up). The records wait beside the snapshot.
-    publisher.read_folder(workers, spool=(staging or snapshot_path).parent)
+    # The server clears stale temporaries (Publisher.catch_up). The records wait beside the
+    # snapshot, in its folder, which a first start may have yet to make (as the save would).
+    beside = (staging or snapshot_path).parent
+    beside.mkdir(parents=True, exist_ok=True)
+    publisher.read_folder(workers, spool=beside)
     loaded = time.perf_counter()
     target = staging or snapshot_path
     if not publisher.save_snapshot(target, durable=staging is None):  # it logs why
