@@ -62,6 +62,8 @@ def test_a_chunk_with_no_article_is_returned_as_it_is(tmp_path: Path):
     items = [("bad.md", Skipped("bad.md", "no front matter"), None, "")]
     spool = RecordSpool(tmp_path)
     assert spool.keep(items) is items
+    empty = _chunk([b""])  # nothing to map (a mapping of no bytes is an error)
+    assert spool.keep(empty) is empty
     assert spool.bytes == 0
 
 

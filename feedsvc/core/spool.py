@@ -38,10 +38,9 @@ class RecordSpool:
     def keep(self, items: list[tuple[str, Any, Any, str]]) -> list[tuple[str, Any, Any, str]]:
         """The chunk ``items`` with the record of each article read (a Packed) written to the
         file and replaced by a view of it; the rest (files skipped) as they are."""
-        records = [found.record for _, found, _, _ in items if type(found) is Packed]
-        if not records:
+        blob = b"".join([found.record for _, found, _, _ in items if type(found) is Packed])
+        if not blob:  # no article (or only empty records): nothing to map
             return items
-        blob = b"".join(records)
         start = self._end
         written = os.pwrite(self._file.fileno(), blob, start)
         if written != len(blob):  # a regular file writes it all, or raises (ENOSPC)
