@@ -27,7 +27,7 @@ class Packed(NamedTuple):
     source: str
     published_us: int  # its publication time, in microseconds since 1970 (records.microseconds)
     published: bool
-    record: bytes | memoryview  # a view of a spool file's (core.spool) in a load apart
+    record: bytes | memoryview  # in a load apart, a view of its spool file (core.spool)
     url_key: int  # url_key(article.url)
     guid_is_url: bool
     topics: tuple[Topic, ...]
