@@ -1,8 +1,8 @@
 """A full load's records kept in a file as they come, not in the heap of the process loading.
 
 A load apart (core.coldload) holds every record it made until its snapshot
-is written: at a million articles ~1.2 GB of ``bytes`` objects, most of the
-2.4 GB that process peaked at. Here each chunk's records go to a file as the
+is written: at a million articles ~1.2 GB of ``bytes`` objects, half of the
+2.3 GB that process peaked at. Here each chunk's records go to a file as the
 chunk arrives, and the articles keep a view of that file, mapped, instead:
 the kernel may drop those pages and read them again (they are clean page
 cache), where the heap's could only be swapped.
@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from feedsvc.content.loader import Item
 from feedsvc.core.packed import Packed
 
 
@@ -35,7 +36,7 @@ class RecordSpool:
         """Let the file go (the mappings taken stay valid, and keep it until they go)."""
         self._file.close()
 
-    def keep(self, items: list[tuple[str, Any, Any, str]]) -> list[tuple[str, Any, Any, str]]:
+    def keep(self, items: list[Item[Any]]) -> list[Item[Any]]:
         """The chunk ``items`` with the record of each article read (a Packed) written to the
         file and replaced by a view of it; the rest (files skipped) as they are."""
         blob = b"".join([found.record for _, found, _, _ in items if type(found) is Packed])
